@@ -1,0 +1,93 @@
+# Purplebook. The two commands: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CGO_ENABLED := 0
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/purplebook/purplebook/app/diag.Version=$(VERSION)
+BIN     := bin/purplebook
+BIN_PG  := bin/purplebook-pg
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
+RUN_ARGS ?=
+
+.PHONY: help run build build-pg ui ui-if-changed test vet test-go test-pg test-ui check-dist e2e cross bench clean
+
+help:
+	@echo "make run      build and start the server (SQLite in the default data dir)"
+	@echo "make test     every test: vet, Go tests on SQLite and PostgreSQL, frontend unit tests, browser e2e"
+	@echo "make build    build $(BIN) (pure Go, SQLite)"
+	@echo "make build-pg build $(BIN_PG) with PostgreSQL support (-tags postgres)"
+	@echo "make ui       rebuild the web app into assets/dist"
+	@echo "make e2e      browser end-to-end tests only"
+	@echo "make cross    cross-build windows/amd64, linux/amd64, linux/arm64, darwin/arm64 into bin/"
+	@echo "make bench    performance figures"
+
+## run: build the SPA when its sources changed (and npm is there), build, start.
+run: ui-if-changed build
+	./$(BIN) serve $(RUN_ARGS)
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) .
+
+build-pg:
+	$(GO) build $(GOFLAGS_BUILD) -tags postgres -o $(BIN_PG) .
+
+ui:
+	cd assets && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+
+ui-if-changed:
+	@scripts/ui-if-changed.sh
+
+## test: everything. PostgreSQL: uses $$PURPLEBOOK_TEST_PG_DSN, else starts a
+## throwaway cluster with scripts/pg-test-server.sh.
+test: vet check-dist test-go test-pg cross-windows test-ui e2e
+	@echo "make test: all passed"
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags postgres ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './assets/node_modules/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+test-pg:
+	@if [ -n "$${PURPLEBOOK_TEST_PG_DSN:-}" ]; then \
+	  echo "PostgreSQL: $${PURPLEBOOK_TEST_PG_DSN%%\?*}"; \
+	  $(GO) test -race -count=1 -tags postgres ./...; \
+	else \
+	  dsn=$$(scripts/pg-test-server.sh start); \
+	  trap 'scripts/pg-test-server.sh stop' EXIT; \
+	  echo "PostgreSQL: started a throwaway cluster"; \
+	  PURPLEBOOK_TEST_PG_DSN=$$dsn $(GO) test -race -count=1 -tags postgres ./...; \
+	fi
+
+check-dist:
+	@if [ -d assets/node_modules ]; then bash assets/scripts/check-dist.sh; \
+	  else echo "check-dist: assets/node_modules missing: run 'cd assets && npm ci' first"; exit 1; fi
+
+test-ui:
+	cd assets && npm test
+
+e2e: build
+	cd assets && PURPLEBOOK_BIN=$(CURDIR)/$(BIN) npm run e2e
+
+cross-windows:
+	GOOS=windows GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-windows-amd64.exe .
+
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-windows-amd64.exe .
+	GOOS=linux   GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-amd64 .
+	GOOS=linux   GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-arm64 .
+	GOOS=darwin  GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-darwin-arm64 .
+
+bench: build build-pg
+	bash bench/startup.sh ./$(BIN)
+	bash bench/db-backends.sh
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,274 @@
+// Package app is the composition root: it parses the command line, wires the
+// capabilities together and runs the chosen subcommand.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/purplebook/purplebook/app/config"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/diag"
+	"github.com/purplebook/purplebook/app/server"
+	"github.com/purplebook/purplebook/app/service"
+	"github.com/purplebook/purplebook/assets"
+)
+
+// env is what every command gets: its output streams and the environment.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the web server (the default when no command is given)", runServe},
+		{"migrate", "migrate the database schema: up | down N | version | force V", runMigrate},
+		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
+		{"version", "print the version", runVersion},
+	}
+}
+
+const usageHeader = `Purplebook: a purple-team engagement tracker in one binary.
+
+Usage: purplebook [command] [flags]
+
+Commands:
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, usageHeader)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'purplebook <command> --help' for the flags of a command.\n")
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv}
+	name := "serve"
+	if len(args) > 0 {
+		switch {
+		case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+			usage(stdout)
+			return 0
+		case !strings.HasPrefix(args[0], "-"):
+			name, args = args[0], args[1:]
+		}
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		err := c.run(context.Background(), e, args)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintf(stderr, "purplebook %s: %v\n", name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "purplebook: unknown command %q\n\n", name)
+	usage(stderr)
+	return 2
+}
+
+// errUsage means the flag package already printed what was wrong.
+var errUsage = errors.New("usage")
+
+func parseFlags(fs *config.FlagSet, args []string) (config.Config, error) {
+	cfg, err := fs.Parse(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		// flag already printed parse errors; our validation errors it did not.
+		if fs.Parsed() {
+			fmt.Fprintln(fs.Output(), err)
+		}
+		return cfg, errUsage
+	}
+	return cfg, nil
+}
+
+func setupLogging(cfg config.Config, w io.Writer) {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if service.Interactive() {
+			format = "text"
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	slog.SetDefault(slog.New(h))
+}
+
+// openDB opens and migrates the database of cfg.
+func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := config.NewFlagSet("serve", "Usage: purplebook serve [flags]\n\nRuns the web server with the API and the web app. Migrates the database first.", e.stderr, e.getenv)
+	fs.RegisterServe()
+	cfg, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	setupLogging(cfg, e.stderr)
+	version := diag.BuildVersion()
+
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another purplebook running? choose another port with --listen)", cfg.Listen, err)
+	}
+	srv := server.New(server.Options{DB: d, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	url := "http://" + displayAddr(ln.Addr().String()) + "/"
+	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
+		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)
+	fmt.Fprintf(e.stdout, "Purplebook %s listening on %s\n", version, url)
+	fmt.Fprintf(e.stdout, "Data directory: %s\n", cfg.DataDir)
+	return service.Run(ctx, nil, func(ctx context.Context) error {
+		err := srv.Run(ctx, ln)
+		slog.Info("server_stopped")
+		return err
+	})
+}
+
+// displayAddr turns 0.0.0.0 / [::] into something a browser can open.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func runMigrate(ctx context.Context, e env, args []string) error {
+	fs := config.NewFlagSet("migrate", `Usage: purplebook migrate [flags] up | down N | version | force V
+
+  up         apply every pending migration (serve does this at start)
+  down N     revert the newest N migrations (destroys the data they hold)
+  version    print the schema version and whether it is dirty
+  force V    mark the schema as version V and clear the dirty flag, after a
+             failed migration was repaired by hand`, e.stderr, e.getenv)
+	cfg, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	setupLogging(cfg, e.stderr)
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	needN := func() (int, error) {
+		if len(rest) != 2 {
+			return 0, fmt.Errorf("%s needs exactly one number", rest[0])
+		}
+		n, err := strconv.Atoi(rest[1])
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s: %q is not a non-negative number", rest[0], rest[1])
+		}
+		return n, nil
+	}
+	switch rest[0] {
+	case "up":
+		if err := d.Migrate(ctx); err != nil {
+			return err
+		}
+	case "down":
+		n, err := needN()
+		if err != nil {
+			return err
+		}
+		if err := d.MigrateDown(ctx, n); err != nil {
+			return err
+		}
+	case "force":
+		n, err := needN()
+		if err != nil {
+			return err
+		}
+		if err := d.MigrateForce(ctx, n); err != nil {
+			return err
+		}
+	case "version":
+	default:
+		return fmt.Errorf("unknown migrate action %q (up, down N, version, force V)", rest[0])
+	}
+	st, err := d.State(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "schema version %d (latest %d), dirty: %t, driver: %s\n", st.Version, st.Latest, st.Dirty, d.Driver())
+	return nil
+}
+
+func runVersion(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "Usage: purplebook version\n\nPrints the version and the database backends compiled in.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	fmt.Fprintf(e.stdout, "purplebook %s (databases: %s)\n", diag.BuildVersion(), strings.Join(db.Available(), ", "))
+	return nil
+}

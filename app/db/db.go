@@ -1,0 +1,135 @@
+// Package db opens the database, runs migrations and holds every dialect
+// difference (SQLite and, behind the postgres build tag, PostgreSQL). No
+// other package branches on the dialect.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/pocketbase/dbx"
+)
+
+// Dialect names.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// dialect is everything that differs between database engines.
+type dialect struct {
+	name       string // "sqlite" or "postgres"
+	driver     string // database/sql driver name, also picks the dbx builder
+	migrations func() fs.FS
+	// open returns the read and write pools and a dedicated connection for
+	// migrations (golang-migrate closes the *sql.DB it is given).
+	open     func(ctx context.Context, dsn string) (read, write *sql.DB, err error)
+	openMigr func(ctx context.Context, dsn string) (*sql.DB, error)
+	migrator func(*sql.DB) (database.Driver, error)
+	// afterMigrate checks integrity after migrations ran (SQLite: foreign_key_check).
+	afterMigrate func(ctx context.Context, c *sql.DB) error
+	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
+}
+
+var dialects = map[string]dialect{}
+
+func register(d dialect) { dialects[d.name] = d }
+
+// Available lists the dialects compiled into this binary.
+func Available() []string {
+	names := make([]string, 0, len(dialects))
+	for n := range dialects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DB is an open database: a read pool and a write handle. On SQLite the write
+// handle is a single connection whose transactions start with BEGIN
+// IMMEDIATE, so concurrent writers queue instead of failing with "database is
+// locked". On PostgreSQL both are the same pool.
+type DB struct {
+	Read  *dbx.DB
+	Write *dbx.DB
+
+	dialect dialect
+	dsn     string
+	read    *sql.DB
+	write   *sql.DB
+}
+
+// DialectOf returns the dialect name a DSN selects.
+func DialectOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// ErrNoPostgres is returned when a postgres URL is given to a binary built
+// without the postgres tag.
+var ErrNoPostgres = errors.New("this purplebook binary was built without PostgreSQL support: rebuild with -tags postgres (make build-pg), or use a SQLite file")
+
+// Open opens the database named by dsn (a SQLite file path or a postgres://
+// URL). It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	name := DialectOf(dsn)
+	d, ok := dialects[name]
+	if !ok {
+		if name == Postgres {
+			return nil, ErrNoPostgres
+		}
+		return nil, fmt.Errorf("db: dialect %q not available", name)
+	}
+	read, write, err := d.open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{
+		Read:    dbx.NewFromDB(read, d.driver),
+		Write:   dbx.NewFromDB(write, d.driver),
+		dialect: d,
+		dsn:     dsn,
+		read:    read,
+		write:   write,
+	}, nil
+}
+
+// Driver is the dialect name: "sqlite" or "postgres".
+func (d *DB) Driver() string { return d.dialect.name }
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	err := d.read.Close()
+	if d.write != d.read {
+		err = errors.Join(err, d.write.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Tx runs fn in one write transaction: committed when fn returns nil, rolled
+// back otherwise (also on panic, which is re-raised).
+func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	return d.Write.TransactionalContext(ctx, nil, fn)
+}
+
+// Catalog introspects the schema: tables, columns, keys, checks, indexes.
+func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
+	return d.dialect.catalog(ctx, d.read)
+}
+
+// SQL gives the raw read pool, for tests and diagnostics.
+func (d *DB) SQL() *sql.DB { return d.read }

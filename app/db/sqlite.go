@@ -1,0 +1,224 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
+	"github.com/purplebook/purplebook/schema"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+func init() {
+	register(dialect{
+		name:   SQLite,
+		driver: "sqlite",
+		migrations: func() fs.FS {
+			sub, _ := fs.Sub(schema.SQLite, "sqlite")
+			return sub
+		},
+		open: openSQLite,
+		openMigr: func(ctx context.Context, dsn string) (*sql.DB, error) {
+			// foreign_keys is a no-op inside the migration's transaction and
+			// table rebuilds need it off; integrity is checked afterwards.
+			c, err := sql.Open("sqlite", sqliteDSN(dsn, "foreign_keys(0)", ""))
+			if err != nil {
+				return nil, err
+			}
+			c.SetMaxOpenConns(1)
+			return c, c.PingContext(ctx)
+		},
+		migrator: func(c *sql.DB) (database.Driver, error) {
+			return msqlite.WithInstance(c, &msqlite.Config{})
+		},
+		afterMigrate: sqliteForeignKeyCheck,
+		catalog:      sqliteCatalog,
+	})
+}
+
+// sqliteDSN builds the modernc DSN with the pragmas every connection needs:
+// busy_timeout first (so the others wait rather than fail), WAL, NORMAL
+// synchronous (durable across application crashes; a power loss may lose the
+// last transactions but never corrupts), foreign keys.
+func sqliteDSN(path, foreignKeys, txlock string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", foreignKeys)
+	if txlock != "" {
+		q.Set("_txlock", txlock)
+	}
+	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+}
+
+func sqlitePath(dsn string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+}
+
+func openSQLite(ctx context.Context, dsn string) (read, write *sql.DB, err error) {
+	path := sqlitePath(dsn)
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("db: create directory for %s: %w", path, err)
+		}
+	}
+	write, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "immediate"))
+	if err != nil {
+		return nil, nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+	read, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", ""))
+	if err != nil {
+		write.Close()
+		return nil, nil, err
+	}
+	n := max(4, runtime.NumCPU())
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return read, write, nil
+}
+
+func sqliteForeignKeyCheck(ctx context.Context, c *sql.DB) error {
+	rows, err := c.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		bad = append(bad, fmt.Sprintf("%s row %d → %s", table, rowid.Int64, parent))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("db: foreign key check failed after migration: %s", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+var (
+	reCheck  = regexp.MustCompile(`(?i)CONSTRAINT\s+(\w+)\s+CHECK`)
+	reUnique = regexp.MustCompile(`(?i)CONSTRAINT\s+(\w+)\s+UNIQUE`)
+	rePK     = regexp.MustCompile(`(?i)CONSTRAINT\s+(\w+)\s+PRIMARY\s+KEY`)
+	reWhere  = regexp.MustCompile(`(?is)\sWHERE\s+(.*)$`)
+)
+
+func sqliteCatalog(ctx context.Context, c *sql.DB) (*Catalog, error) {
+	cat := newCatalog()
+	type obj struct{ typ, name, table, sql string }
+	rows, err := c.QueryContext(ctx, `SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master
+		WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations'
+		ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	var objs []obj
+	for rows.Next() {
+		var o obj
+		if err := rows.Scan(&o.typ, &o.name, &o.table, &o.sql); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.typ == "index" {
+			if o.sql == "" {
+				continue
+			}
+			pred := ""
+			if m := reWhere.FindStringSubmatch(o.sql); m != nil {
+				pred = NormalizePredicate(m[1])
+			}
+			cat.Indexes[o.name] = Index{Table: o.table, Predicate: pred,
+				Unique: strings.HasPrefix(strings.ToUpper(strings.TrimSpace(o.sql)), "CREATE UNIQUE")}
+			continue
+		}
+		t := cat.table(o.name)
+		for _, m := range reCheck.FindAllStringSubmatch(o.sql, -1) {
+			t.Checks = append(t.Checks, m[1])
+		}
+		for _, m := range reUnique.FindAllStringSubmatch(o.sql, -1) {
+			t.Uniques = append(t.Uniques, m[1])
+		}
+		if m := rePK.FindStringSubmatch(o.sql); m != nil {
+			t.PrimaryKey = m[1]
+		}
+		if err := sqliteColumns(ctx, c, t); err != nil {
+			return nil, err
+		}
+		if err := sqliteForeignKeys(ctx, c, t); err != nil {
+			return nil, err
+		}
+		t.sort()
+	}
+	return cat, nil
+}
+
+func sqliteColumns(ctx context.Context, c *sql.DB, t *Table) error {
+	rows, err := c.QueryContext(ctx, `SELECT name, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, t.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var col Column
+		var notnull, pk int
+		if err := rows.Scan(&col.Name, &notnull, &pk); err != nil {
+			return err
+		}
+		col.Nullable = notnull == 0
+		if pk > 0 {
+			t.PKColumns = append(t.PKColumns, col.Name)
+		}
+		t.Columns = append(t.Columns, col)
+	}
+	return rows.Err()
+}
+
+func sqliteForeignKeys(ctx context.Context, c *sql.DB, t *Table) error {
+	rows, err := c.QueryContext(ctx, `SELECT "table", "from", "to", on_delete FROM pragma_foreign_key_list(?)`, t.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fk ForeignKey
+		var to sql.NullString
+		if err := rows.Scan(&fk.RefTable, &fk.Column, &to, &fk.OnDelete); err != nil {
+			return err
+		}
+		fk.RefColumn = to.String
+		fk.OnDelete = strings.ToUpper(fk.OnDelete)
+		t.ForeignKeys = append(t.ForeignKeys, fk)
+	}
+	return rows.Err()
+}

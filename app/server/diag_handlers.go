@@ -1,0 +1,30 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/purplebook/purplebook/app/diag"
+	"github.com/uptrace/bunrouter"
+)
+
+func (s *Server) health(w http.ResponseWriter, req bunrouter.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+}
+
+func (s *Server) diagDB(w http.ResponseWriter, req bunrouter.Request) error {
+	st := diag.Database(req.Context(), s.opts.DB)
+	status := http.StatusOK
+	if !st.Reachable {
+		status = http.StatusServiceUnavailable
+	}
+	return writeJSON(w, status, st)
+}
+
+// diagReset deletes all data (keeps the permission catalogue and re-seeds
+// groups, detection levels and settings). Only registered with --enable-reset.
+func (s *Server) diagReset(w http.ResponseWriter, req bunrouter.Request) error {
+	if err := s.opts.DB.Reset(req.Context(), "permissions"); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+}

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/uptrace/bunrouter"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = 1
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID takes a sane incoming X-Request-ID or makes one, and echoes it.
+func requestID(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		id := req.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := context.WithValue(req.Context(), requestIDKey, id)
+		return next(w, req.WithContext(ctx))
+	}
+}
+
+// statusWriter remembers the status and size for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog writes one line per request: never the query string or headers,
+// which may carry tokens.
+func accessLog(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		err := next(sw, req)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := req.Route()
+		if route == "" || route == "/*path" {
+			route = "(static)"
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		slog.Log(req.Context(), level, "http_request",
+			"request_id", requestIDFrom(req.Context()),
+			"method", req.Method,
+			"route", route,
+			"status", status,
+			"bytes", sw.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+		)
+		return err
+	}
+}
+
+// errPanic marks a recovered panic; its text is logged, never sent.
+var errPanic = errors.New("panic")
+
+// recoverPanic turns a panic into an error for errorEnvelope (a 500 without
+// internals) and logs the stack.
+func recoverPanic(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(req.Context(), "panic_recovered",
+					"request_id", requestIDFrom(req.Context()),
+					"route", req.Route(),
+					"panic", v,
+					"stack", string(debug.Stack()))
+				err = errPanic
+			}
+		}()
+		return next(w, req)
+	}
+}
+
+// errorEnvelope writes the JSON error envelope for a handler's error, unless
+// the handler already wrote its response.
+func errorEnvelope(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		err := next(w, req)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errResponseWritten) || errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+			return nil
+		}
+		e := classify(err)
+		if e.Status >= 500 && !errors.Is(err, errPanic) {
+			slog.ErrorContext(req.Context(), "request_failed",
+				"request_id", requestIDFrom(req.Context()), "route", req.Route(), "err", err)
+		}
+		if e.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="purplebook"`)
+		}
+		_ = writeJSON(w, e.Status, envelope{Error: e, RequestID: requestIDFrom(req.Context())})
+		return nil
+	}
+}
+
+// contentSecurityPolicy is strict: everything from this origin only, no
+// inline script or style, no framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; " +
+	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+func securityHeaders(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if req.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(w, req)
+	}
+}
+
+// limitBody caps the request body of one route.
+func limitBody(limit int64, next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		if req.ContentLength > limit {
+			return &http.MaxBytesError{Limit: limit}
+		}
+		req.Body = http.MaxBytesReader(w, req.Body, limit)
+		return next(w, req)
+	}
+}
