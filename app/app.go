@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
@@ -37,6 +38,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the web server (the default when no command is given)", runServe},
 		{"migrate", "migrate the database schema: up | down N | version | force V", runMigrate},
+		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
 	}
@@ -143,6 +145,15 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 	return d, nil
 }
 
+// newAuth builds the accounts service with the signing key of the data dir.
+func newAuth(cfg config.Config, d *db.DB) (*auth.Service, error) {
+	key, err := auth.LoadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return auth.New(auth.Options{DB: d, Key: key, DataDir: cfg.DataDir})
+}
+
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := config.NewFlagSet("serve", "Usage: purplebook serve [flags]\n\nRuns the web server with the API and the web app. Migrates the database first.", e.stderr, e.getenv)
 	fs.RegisterServe()
@@ -163,13 +174,32 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another purplebook running? choose another port with --listen)", cfg.Listen, err)
 	}
-	srv := server.New(server.Options{DB: d, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	authSvc, err := newAuth(cfg, d)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	setupToken, err := authSvc.PrepareSetup(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := server.New(server.Options{DB: d, Auth: authSvc, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)
 	fmt.Fprintf(e.stdout, "Purplebook %s listening on %s\n", version, url)
 	fmt.Fprintf(e.stdout, "Data directory: %s\n", cfg.DataDir)
-	return service.Run(ctx, nil, func(ctx context.Context) error {
+	if setupToken != "" && service.Interactive() {
+		fmt.Fprintf(e.stdout, "\nFirst run: no account exists yet. Create the administrator at\n  %ssetup?token=%s\n", url, setupToken)
+		fmt.Fprintf(e.stdout, "The one-time token is also in %s (readable only by this user).\n", authSvc.SetupTokenPath())
+		fmt.Fprintf(e.stdout, "Or from a console: purplebook user create-admin --data-dir %q --email you@example.com --name \"Your Name\"\n\n", cfg.DataDir)
+	} else if setupToken != "" {
+		// Under a service manager stdout goes to the system log: name the
+		// file (readable by the service user and administrators), not the token.
+		fmt.Fprintf(e.stdout, "First run: open %ssetup and enter the one-time token from %s\n", url, authSvc.SetupTokenPath())
+	}
+	return service.Run(ctx, service.Config(append([]string{"serve"}, args...)), func(ctx context.Context) error {
 		err := srv.Run(ctx, ln)
 		slog.Info("server_stopped")
 		return err

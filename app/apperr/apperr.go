@@ -19,7 +19,17 @@ var (
 	ErrGone            = errors.New("gone")
 	ErrTooLarge        = errors.New("request body too large")
 	ErrUnavailable     = errors.New("service unavailable")
+	ErrTooManyRequests = errors.New("too many requests")
 )
+
+// RetryAfter is a throttling error: the client may try again after Seconds.
+type RetryAfter struct {
+	Seconds int
+	Message string
+}
+
+func (e *RetryAfter) Error() string { return e.Message }
+func (e *RetryAfter) Unwrap() error { return ErrTooManyRequests }
 
 // Error is an error with an explicit machine code and a message that is safe
 // to show to users. Kind is one of the sentinels above and decides the status.

@@ -26,5 +26,11 @@ func (s *Server) diagReset(w http.ResponseWriter, req bunrouter.Request) error {
 	if err := s.opts.DB.Reset(req.Context(), "permissions"); err != nil {
 		return err
 	}
+	s.opts.Auth.Invalidate()
+	// No user exists any more: a new one-time setup token lets the caller
+	// (or a test) set the instance up again.
+	if _, err := s.opts.Auth.PrepareSetup(req.Context()); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"reset": true})
 }

@@ -41,6 +41,11 @@ func classify(err error) apiError {
 		return apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
 			Message: "The request body is too large.", Details: map[string]any{"limit_bytes": mbe.Limit}}
 	}
+	var ra *apperr.RetryAfter
+	if errors.As(err, &ra) {
+		return apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Message: ra.Message,
+			Details: map[string]any{"retry_after_seconds": ra.Seconds}}
+	}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		details := ae.Details
@@ -71,6 +76,8 @@ func statusOf(err error) int {
 		return http.StatusGone
 	case errors.Is(err, apperr.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, apperr.ErrTooManyRequests):
+		return http.StatusTooManyRequests
 	case errors.Is(err, apperr.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, apperr.ErrBadRequest):

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
+	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -154,6 +156,10 @@ func errorEnvelope(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 		if e.Status >= 500 && !errors.Is(err, errPanic) {
 			slog.ErrorContext(req.Context(), "request_failed",
 				"request_id", requestIDFrom(req.Context()), "route", req.Route(), "err", err)
+		}
+		var ra *apperr.RetryAfter
+		if errors.As(err, &ra) {
+			w.Header().Set("Retry-After", strconv.Itoa(ra.Seconds))
 		}
 		if e.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="purplebook"`)

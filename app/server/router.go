@@ -34,7 +34,14 @@ type Route struct {
 func (s *Server) apiRoutes() []Route {
 	rs := []Route{
 		{Method: "GET", Path: "/health", Access: Public, h: s.health},
-		{Method: "GET", Path: "/diag/db", Access: Public, h: s.diagDB},
+		{Method: "GET", Path: "/diag/db", Access: Authenticated, h: s.diagDB},
+
+		{Method: "GET", Path: "/setup", Access: Public, h: s.getSetup},
+		{Method: "POST", Path: "/setup", Access: Public, h: s.postSetup},
+		{Method: "POST", Path: "/auth/login", Access: Public, h: s.login},
+		{Method: "POST", Path: "/auth/refresh", Access: Public, h: s.refresh},
+		{Method: "POST", Path: "/auth/logout", Access: Authenticated, h: s.logout},
+		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me},
 	}
 	if s.opts.EnableReset {
 		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset})
@@ -58,7 +65,7 @@ func (s *Server) buildRouter() http.Handler {
 		if limit == 0 {
 			limit = DefaultBodyLimit
 		}
-		g.Handle(rt.Method, rt.Path, limitBody(limit, rt.h))
+		g.Handle(rt.Method, rt.Path, limitBody(limit, s.guard(rt, rt.h)))
 	}
 	spa := bunrouter.New(
 		bunrouter.Use(rootMiddleware()...),

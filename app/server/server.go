@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/uptrace/bunrouter"
 )
@@ -19,6 +20,7 @@ import (
 // Options are the server's dependencies, passed explicitly.
 type Options struct {
 	DB          *db.DB
+	Auth        *auth.Service
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool

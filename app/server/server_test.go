@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/stretchr/testify/assert"
@@ -40,6 +41,11 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 	}
 	if opts.Version == "" {
 		opts.Version = "test"
+	}
+	if opts.Auth == nil {
+		a, err := auth.New(auth.Options{DB: opts.DB, Key: []byte(strings.Repeat("k", 32)), Argon2: testArgon})
+		require.NoError(t, err)
+		opts.Auth = a
 	}
 	s := &Server{opts: opts, extraRoutes: extra}
 	s.handler = s.buildRouter()
@@ -199,14 +205,14 @@ func TestBadJSONIs400(t *testing.T) {
 			return writeJSON(w, 200, v)
 		}})
 	cases := map[string]string{
-		"":                      "invalid_json",
-		"{":                     "invalid_json",
-		"not json":              "invalid_json",
-		`{"name":"a"} {}`:       "invalid_json",
-		`{"nope":1}`:            "unknown_field",
-		`{"n":"x"}`:             "invalid_type",
-		`[1,2]`:                 "invalid_json",
-		`{"name":"a","n":1.5}`:  "invalid_type",
+		"":                     "invalid_json",
+		"{":                    "invalid_json",
+		"not json":             "invalid_json",
+		`{"name":"a"} {}`:      "invalid_json",
+		`{"nope":1}`:           "unknown_field",
+		`{"n":"x"}`:            "invalid_type",
+		`[1,2]`:                "invalid_json",
+		`{"name":"a","n":1.5}`: "invalid_type",
 	}
 	for body, code := range cases {
 		req := httptest.NewRequest("POST", "/api/v1/echo", strings.NewReader(body))
@@ -251,8 +257,10 @@ func TestSPA(t *testing.T) {
 
 func TestDiagDB(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Options{})
-	rec := e.do("GET", "/api/v1/diag/db", "")
+	e := newAPIEnv(t)
+	admin := e.setupAdmin()
+	require.Equal(t, 401, e.call("GET", "/api/v1/diag/db", "", "").Code, "not public")
+	rec := e.call("GET", "/api/v1/diag/db", "", admin)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	var st struct {
 		Reachable        bool   `json:"reachable"`
@@ -270,9 +278,10 @@ func TestDiagDB(t *testing.T) {
 	assert.False(t, st.Dirty)
 	assert.Equal(t, 29, st.TableCount)
 
-	// Outage: the pools are closed, the database cannot answer.
+	// Outage: the pools are closed, the database cannot answer. The
+	// principal is cached, so the request still reaches the handler.
 	require.NoError(t, e.db.Close())
-	rec = e.do("GET", "/api/v1/diag/db", "")
+	rec = e.call("GET", "/api/v1/diag/db", "", admin)
 	require.Equal(t, 503, rec.Code)
 	var down map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &down))
@@ -290,7 +299,11 @@ func TestResetOnlyWhenEnabled(t *testing.T) {
 
 func TestResetEmptiesDataAndKeepsSeeds(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Options{EnableReset: true})
+	e := newAPIEnv(t, func(o *Options) { o.EnableReset = true })
+	admin := e.setupAdmin()
+	_, nobody := e.user("nobody@example.com")
+	require.Equal(t, 401, e.call("POST", "/api/v1/diag/reset", "", "").Code)
+	require.Equal(t, 403, e.call("POST", "/api/v1/diag/reset", "", nobody).Code)
 	perms := dbtest.Count(t, e.db, "permissions")
 	groups := dbtest.Count(t, e.db, "groups")
 	levels := dbtest.Count(t, e.db, "detection_levels")
@@ -299,9 +312,14 @@ func TestResetEmptiesDataAndKeepsSeeds(t *testing.T) {
 	require.Equal(t, 6, levels)
 	seedSomeData(t, e.db)
 	require.Equal(t, 5, dbtest.Count(t, e.db, "groups"))
+	require.Positive(t, dbtest.Count(t, e.db, "audit_events"))
 
-	rec := e.do("POST", "/api/v1/diag/reset", "")
+	rec := e.call("POST", "/api/v1/diag/reset", "", admin)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Equal(t, 401, e.call("GET", "/api/v1/auth/me", "", admin).Code, "the admin is gone")
+	rec = e.call("GET", "/api/v1/setup", "", "")
+	assert.JSONEq(t, `{"needed":true}`, rec.Body.String())
+	assert.FileExists(t, e.dataDir+"/setup-token", "a new setup token lets the instance be set up again")
 
 	cat, err := e.db.Catalog(t.Context())
 	require.NoError(t, err)

@@ -1,0 +1,121 @@
+// Package audit records who did what to which object, in the same
+// transaction as the change, and lists the record for administrators.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/db"
+)
+
+// Actor is who acted: a user, or the system/console with a label.
+type Actor struct {
+	UserID    string // empty for anonymous or console actions
+	Label     string // email, "console", "anonymous"
+	IP        string
+	RequestID string
+}
+
+// Event is one auditable action.
+type Event struct {
+	Action     string // dotted, e.g. "auth.login_failed", "user.update"
+	ObjectType string
+	ObjectID   string
+	Details    map[string]any // never secrets
+}
+
+// Record writes ev. Pass the transaction of the change so both commit together.
+func Record(ctx context.Context, b dbx.Builder, a Actor, ev Event) error {
+	details := ev.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	var actor any
+	if a.UserID != "" {
+		actor = a.UserID
+	}
+	_, err := b.Insert("audit_events", dbx.Params{
+		"id": db.NewID(), "at": db.Now(), "actor_user_id": actor, "actor_label": truncate(a.Label, 320),
+		"action": ev.Action, "object_type": ev.ObjectType, "object_id": ev.ObjectID,
+		"details": string(db.MustJSON(details)), "ip": truncate(a.IP, 64), "request_id": truncate(a.RequestID, 64),
+	}).WithContext(ctx).Execute()
+	if err != nil {
+		return fmt.Errorf("audit: record %s: %w", ev.Action, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Entry is one audit event as listed.
+type Entry struct {
+	ID          string  `db:"id" json:"id"`
+	At          db.Time `db:"at" json:"at"`
+	ActorUserID *string `db:"actor_user_id" json:"actor_user_id"`
+	ActorLabel  string  `db:"actor_label" json:"actor_label"`
+	Action      string  `db:"action" json:"action"`
+	ObjectType  string  `db:"object_type" json:"object_type"`
+	ObjectID    string  `db:"object_id" json:"object_id"`
+	Details     db.JSON `db:"details" json:"details"`
+	IP          string  `db:"ip" json:"ip"`
+	RequestID   string  `db:"request_id" json:"request_id"`
+}
+
+// Filter narrows List. Action matches exactly or, ending in ".", by prefix.
+type Filter struct {
+	Action     string
+	ActorID    string
+	ObjectType string
+	ObjectID   string
+	Since      *db.Time
+	Until      *db.Time
+	db.PageParams
+}
+
+// List returns matching events, newest first.
+func List(ctx context.Context, d *db.DB, f Filter) (db.Page[Entry], error) {
+	f.PageParams = f.PageParams.Normalize()
+	conds := []dbx.Expression{}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			conds = append(conds, dbx.Like("action", f.Action).Match(false, true))
+		} else {
+			conds = append(conds, dbx.HashExp{"action": f.Action})
+		}
+	}
+	if f.ActorID != "" {
+		conds = append(conds, dbx.HashExp{"actor_user_id": f.ActorID})
+	}
+	if f.ObjectType != "" {
+		conds = append(conds, dbx.HashExp{"object_type": f.ObjectType})
+	}
+	if f.ObjectID != "" {
+		conds = append(conds, dbx.HashExp{"object_id": f.ObjectID})
+	}
+	if f.Since != nil {
+		conds = append(conds, dbx.NewExp("at >= {:since}", dbx.Params{"since": *f.Since}))
+	}
+	if f.Until != nil {
+		conds = append(conds, dbx.NewExp("at < {:until}", dbx.Params{"until": *f.Until}))
+	}
+	where := dbx.And(conds...)
+	var total int
+	if err := d.Read.Select("COUNT(*)").From("audit_events").Where(where).WithContext(ctx).Row(&total); err != nil {
+		return db.Page[Entry]{}, fmt.Errorf("audit: count: %w", err)
+	}
+	var items []Entry
+	err := d.Read.Select("*").From("audit_events").Where(where).OrderBy("at DESC", "id DESC").
+		Limit(int64(f.PerPage)).Offset(f.Offset()).WithContext(ctx).All(&items)
+	if err != nil {
+		return db.Page[Entry]{}, fmt.Errorf("audit: list: %w", err)
+	}
+	return db.NewPage(items, total, f.PageParams), nil
+}
