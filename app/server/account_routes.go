@@ -1,0 +1,6 @@
+package server
+
+// accountRoutes: TOTP MFA, personal API tokens, settings.
+func (s *Server) accountRoutes() []Route {
+	return []Route{}
+}
