@@ -1,0 +1,78 @@
+package config
+
+import (
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func parse(t *testing.T, args []string, e map[string]string) (Config, error) {
+	t.Helper()
+	fs := NewFlagSet("serve", "usage", io.Discard, env(e))
+	fs.RegisterServe()
+	return fs.Parse(args)
+}
+
+func TestPrecedenceFlagEnvDefault(t *testing.T) {
+	home := t.TempDir()
+	c, err := parse(t, nil, map[string]string{"HOME": home})
+	require.NoError(t, err)
+	assert.Equal(t, DefaultListen, c.Listen)
+	assert.Equal(t, "auto", c.LogFormat)
+	assert.False(t, c.EnableReset)
+	assert.True(t, filepath.IsAbs(c.DataDir))
+	assert.Equal(t, filepath.Join(c.DataDir, "purplebook.db"), c.DatabaseURL())
+
+	c, err = parse(t, nil, map[string]string{"HOME": home, "PURPLEBOOK_LISTEN": "127.0.0.1:9000",
+		"PURPLEBOOK_ENABLE_RESET": "true", "PURPLEBOOK_LOG_FORMAT": "json", "PURPLEBOOK_DATA_DIR": "/srv/pb"})
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9000", c.Listen)
+	assert.True(t, c.EnableReset)
+	assert.Equal(t, "json", c.LogFormat)
+	assert.Equal(t, "/srv/pb", c.DataDir)
+
+	c, err = parse(t, []string{"--listen", "0.0.0.0:8421", "--enable-reset=false", "--data-dir", "rel"},
+		map[string]string{"HOME": home, "PURPLEBOOK_LISTEN": "127.0.0.1:9000", "PURPLEBOOK_ENABLE_RESET": "true"})
+	require.NoError(t, err)
+	assert.Equal(t, "0.0.0.0:8421", c.Listen, "flag beats env")
+	assert.False(t, c.EnableReset, "an explicit false flag beats env")
+	assert.True(t, filepath.IsAbs(c.DataDir), "data dir is made absolute")
+}
+
+func TestXDGDataHome(t *testing.T) {
+	got := DefaultDataDir(env(map[string]string{"XDG_DATA_HOME": "/x/data", "HOME": "/home/u"}))
+	if got != filepath.Join("/x/data", "purplebook") && got != filepath.Join("/home/u", "Library", "Application Support", "Purplebook") {
+		t.Fatalf("unexpected default %q", got)
+	}
+}
+
+func TestInvalidValues(t *testing.T) {
+	home := map[string]string{"HOME": t.TempDir()}
+	for _, args := range [][]string{
+		{"--listen", "nonsense"},
+		{"--listen", "127.0.0.1:99999"},
+		{"--log-format", "xml"},
+		{"--log-level", "loud"},
+		{"--db", "mysql://x"},
+	} {
+		_, err := parse(t, args, home)
+		assert.Error(t, err, "%v", args)
+	}
+	_, err := parse(t, nil, map[string]string{"HOME": home["HOME"], "PURPLEBOOK_ENABLE_RESET": "maybe"})
+	assert.ErrorContains(t, err, "PURPLEBOOK_ENABLE_RESET")
+	_, err = parse(t, []string{"--no-such-flag"}, home)
+	assert.Error(t, err)
+}
+
+func TestRedacted(t *testing.T) {
+	assert.Equal(t, "postgres://u:xxxxx@h:5432/db?sslmode=disable", Redacted("postgres://u:secret@h:5432/db?sslmode=disable"))
+	assert.Equal(t, "postgres://h/db?password=xxxxx", Redacted("postgres://h/db?password=secret"))
+	assert.Equal(t, "/var/lib/purplebook/purplebook.db", Redacted("/var/lib/purplebook/purplebook.db"))
+	assert.True(t, IsPostgres("postgresql://x"))
+	assert.False(t, IsPostgres("/tmp/x.db"))
+}
