@@ -109,4 +109,3 @@ func readPassword(e env) (string, error) {
 	}
 	return pw, nil
 }
-

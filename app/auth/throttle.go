@@ -45,9 +45,9 @@ func newThrottle(now func() time.Time) *throttle {
 
 func throttleKeys(email, ip string) map[string]throttleRule {
 	return map[string]throttleRule{
-		"ip:" + ip:                  ruleIP,
+		"ip:" + ip:                 ruleIP,
 		"acct:" + email + "|" + ip: ruleAccountAddr,
-		"acct:" + email:             ruleAccount,
+		"acct:" + email:            ruleAccount,
 	}
 }
 
