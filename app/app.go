@@ -18,6 +18,7 @@ import (
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
+	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
 	"github.com/purplebook/purplebook/app/service"
 	"github.com/purplebook/purplebook/assets"
@@ -38,6 +39,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the web server (the default when no command is given)", runServe},
 		{"migrate", "migrate the database schema: up | down N | version | force V", runMigrate},
+		{"mitre", "import the MITRE ATT&CK catalogue: sync --source FILE|URL [--sha256 H] [--allow-unverified]", runMitre},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
@@ -184,7 +186,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Options{DB: d, Auth: authSvc, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitre.New(mitre.Options{DB: d}), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,7 +47,7 @@ func newAPIEnv(t *testing.T, opts ...func(*Options)) *apiEnv {
 		Argon2: testArgon, Now: e.clock.now})
 	require.NoError(t, err)
 	e.auth = a
-	o := Options{DB: e.db, Auth: a, Assets: testAssets, Version: "test"}
+	o := Options{DB: e.db, Auth: a, Mitre: mitre.New(mitre.Options{DB: e.db}), Assets: testAssets, Version: "test"}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -27,6 +27,7 @@ func (s *Server) diagReset(w http.ResponseWriter, req bunrouter.Request) error {
 		return err
 	}
 	s.opts.Auth.Invalidate()
+	s.opts.Mitre.Invalidate()
 	// No user exists any more: a new one-time setup token lets the caller
 	// (or a test) set the instance up again.
 	if _, err := s.opts.Auth.PrepareSetup(req.Context()); err != nil {

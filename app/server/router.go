@@ -43,6 +43,7 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "POST", Path: "/auth/logout", Access: Authenticated, h: s.logout},
 		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me},
 	}
+	rs = append(rs, s.mitreRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
 	if s.opts.EnableReset {

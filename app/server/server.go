@@ -14,6 +14,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -21,6 +22,7 @@ import (
 type Options struct {
 	DB          *db.DB
 	Auth        *auth.Service
+	Mitre       *mitre.Service
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool

@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bunrouter"
@@ -46,6 +47,9 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 		a, err := auth.New(auth.Options{DB: opts.DB, Key: []byte(strings.Repeat("k", 32)), Argon2: testArgon})
 		require.NoError(t, err)
 		opts.Auth = a
+	}
+	if opts.Mitre == nil {
+		opts.Mitre = mitre.New(mitre.Options{DB: opts.DB})
 	}
 	s := &Server{opts: opts, extraRoutes: extra}
 	s.handler = s.buildRouter()

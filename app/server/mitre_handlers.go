@@ -1,0 +1,196 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/uptrace/bunrouter"
+)
+
+func (s *Server) mitreRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/mitre/status", Access: Authenticated, h: s.mitreStatus},
+		{Method: "GET", Path: "/mitre/tactics", Access: Authenticated, h: s.mitreTactics},
+		{Method: "GET", Path: "/mitre/techniques", Access: Authenticated, h: s.mitreTechniques},
+		{Method: "GET", Path: "/mitre/techniques/:external_id", Access: Authenticated, h: s.mitreTechnique},
+		{Method: "GET", Path: "/mitre/subtechniques", Access: Authenticated, h: s.mitreSubtechniques},
+		{Method: "POST", Path: "/mitre/sync", Access: Permission, Perm: "mitre.sync", Limit: mitre.MaxBundleBytes + 1<<20, h: s.mitreSync},
+	}
+}
+
+func (s *Server) mitreStatus(w http.ResponseWriter, req bunrouter.Request) error {
+	st, err := s.opts.Mitre.Status(req.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+func includeDeprecated(req bunrouter.Request) (bool, error) {
+	b, err := queryBool(req, "include_deprecated")
+	if err != nil || b == nil {
+		return false, err
+	}
+	return *b, nil
+}
+
+func (s *Server) mitreTactics(w http.ResponseWriter, req bunrouter.Request) error {
+	inc, err := includeDeprecated(req)
+	if err != nil {
+		return err
+	}
+	items, err := s.opts.Mitre.Tactics(req.Context(), inc)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+func mitreListParams(req bunrouter.Request) (mitre.ListParams, error) {
+	var p mitre.ListParams
+	var err error
+	if p.PageParams, err = pageParams(req); err != nil {
+		return p, err
+	}
+	if p.IncludeDeprecated, err = includeDeprecated(req); err != nil {
+		return p, err
+	}
+	if p.Tactic, err = queryString(req, "tactic"); err != nil {
+		return p, err
+	}
+	if p.Technique, err = queryString(req, "technique"); err != nil {
+		return p, err
+	}
+	p.Q, err = queryString(req, "q")
+	return p, err
+}
+
+func (s *Server) mitreTechniques(w http.ResponseWriter, req bunrouter.Request) error {
+	p, err := mitreListParams(req)
+	if err != nil {
+		return err
+	}
+	page, err := s.opts.Mitre.Techniques(req.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) mitreSubtechniques(w http.ResponseWriter, req bunrouter.Request) error {
+	p, err := mitreListParams(req)
+	if err != nil {
+		return err
+	}
+	page, err := s.opts.Mitre.Subtechniques(req.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) mitreTechnique(w http.ResponseWriter, req bunrouter.Request) error {
+	t, err := s.opts.Mitre.Technique(req.Context(), req.Param("external_id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, t)
+}
+
+// mitreSync takes JSON {source, expected_sha256, allow_unverified, version}
+// or a multipart upload: a "file" part with the bundle (plain or gzip) and
+// optional fields of the same names. The file is parsed as it streams in;
+// nothing is written unless it parses and verifies.
+func (s *Server) mitreSync(w http.ResponseWriter, req bunrouter.Request) error {
+	actor := principal(req).Actor(meta(req))
+	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		var p mitre.SyncParams
+		if err := decodeJSON(req, &p); err != nil {
+			return err
+		}
+		res, err := s.opts.Mitre.Sync(req.Context(), p, actor)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, res)
+	}
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
+	}
+	var p mitre.SyncParams
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return err
+			}
+			return apperr.BadRequest("invalid_multipart", "The multipart body is malformed.")
+		}
+		switch part.FormName() {
+		case "file":
+			if p.Upload != nil {
+				return apperr.BadRequest("invalid_multipart", "Send exactly one file part.")
+			}
+			name := part.FileName()
+			if name == "" {
+				name = "upload"
+			}
+			// The sync reads the part as it arrives; fields after the file
+			// are not seen, so the SPA sends them first.
+			p.Upload, p.Source = part, "upload:"+sanitizeName(name)
+			res, err := s.opts.Mitre.Sync(req.Context(), p, actor)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, http.StatusOK, res)
+		case "expected_sha256", "version", "allow_unverified":
+			v, err := io.ReadAll(io.LimitReader(part, 256))
+			if err != nil {
+				return apperr.BadRequest("invalid_multipart", "The multipart body is malformed.")
+			}
+			val := strings.TrimSpace(string(v))
+			switch part.FormName() {
+			case "expected_sha256":
+				p.ExpectedSHA256 = val
+			case "version":
+				p.Version = val
+			case "allow_unverified":
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return apperr.BadRequest("invalid_field", "allow_unverified must be true or false.")
+				}
+				p.AllowUnverified = b
+			}
+		default:
+			return apperr.BadRequest("unknown_field", "Unknown form field %q.", part.FormName()).
+				WithDetails(map[string]any{part.FormName(): "unknown field"})
+		}
+	}
+	return (&apperr.Invalid{Message: "Attach the bundle as the \"file\" part.", Fields: map[string]string{"file": "is required"}})
+}
+
+// sanitizeName keeps an uploaded file name printable and short.
+func sanitizeName(n string) string {
+	n = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, n)
+	if len(n) > 120 {
+		n = n[:120]
+	}
+	return n
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func attackFile(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join("..", "..", "..", "shared", "testdata", "attack", name)
+}
+
+// uploadBundle posts a multipart sync with the given fields before the file.
+func (e *apiEnv) uploadBundle(token string, file []byte, fields map[string]string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		require.NoError(e.t, mw.WriteField(k, v))
+	}
+	fw, err := mw.CreateFormFile("file", "enterprise-attack-small.json")
+	require.NoError(e.t, err)
+	_, _ = fw.Write(file)
+	require.NoError(e.t, mw.Close())
+	req := httptest.NewRequest("POST", "/api/v1/mitre/sync", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestMitreAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t, func(o *Options) { o.EnableReset = true })
+	admin := e.setupAdmin()
+	_, viewer := e.user("viewer@example.com", groupViewers)
+	small, err := os.ReadFile(attackFile(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+
+	rec := e.call("GET", "/api/v1/mitre/status", "", viewer)
+	require.Equal(t, 200, rec.Code)
+	st := jsonBody(t, rec)
+	assert.Nil(t, st["last_sync"])
+	assert.Equal(t, "18.1", st["default_version"])
+	assert.Contains(t, st["default_url"], "enterprise-attack-18.1.json")
+	assert.Equal(t, "", st["default_sha256"])
+
+	// Viewers cannot sync.
+	rec = e.uploadBundle(viewer, small, map[string]string{"allow_unverified": "true"})
+	require.Equal(t, 403, rec.Code)
+	// Unverified without the flag: 422 and nothing imported.
+	rec = e.uploadBundle(admin, small, nil)
+	require.Equal(t, 422, rec.Code)
+	assert.Equal(t, "unverified_source", decodeErr(t, rec).Error.Code)
+	assert.Zero(t, dbtest.Count(t, e.db, "mitre_techniques"))
+
+	rec = e.uploadBundle(admin, small, map[string]string{"allow_unverified": "true", "version": "18.1"})
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	res := jsonBody(t, rec)
+	assert.Equal(t, "unverified", res["verification"])
+	assert.Equal(t, "upload:enterprise-attack-small.json", res["source_url"])
+
+	rec = e.call("GET", "/api/v1/mitre/tactics", "", viewer)
+	require.Equal(t, 200, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"external_id":"TA0002"`)
+	rec = e.call("GET", "/api/v1/mitre/techniques?tactic=persistence&per_page=1", "", viewer)
+	require.Equal(t, 200, rec.Code)
+	page := jsonBody(t, rec)
+	assert.EqualValues(t, 2, page["total"])
+	assert.EqualValues(t, 1, page["per_page"])
+	assert.Len(t, page["items"], 1)
+	rec = e.call("GET", "/api/v1/mitre/techniques?q=powershell", "", viewer)
+	assert.Contains(t, rec.Body.String(), `"external_id":"T1059"`)
+	rec = e.call("GET", "/api/v1/mitre/subtechniques?technique=T1059", "", viewer)
+	assert.Contains(t, rec.Body.String(), `"external_id":"T1059.001"`)
+	rec = e.call("GET", "/api/v1/mitre/techniques/T1059.001", "", viewer)
+	require.Equal(t, 200, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"description":`)
+	assert.Equal(t, 404, e.call("GET", "/api/v1/mitre/techniques/T9999", "", viewer).Code)
+	rec = e.call("GET", "/api/v1/mitre/techniques?tactic=nope", "", viewer)
+	assert.Equal(t, 422, rec.Code)
+	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?per_page=1000", "", viewer).Code)
+	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?include_deprecated=perhaps", "", viewer).Code)
+
+	// JSON form with a server path.
+	abs, _ := filepath.Abs(attackFile(t, "enterprise-attack-small.json"))
+	rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"`+abs+`","allow_unverified":true}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.EqualValues(t, 0, jsonBody(t, rec)["change_count"], "re-sync changes nothing")
+
+	// Reset wipes catalogue and metadata together.
+	rec = e.call("POST", "/api/v1/diag/reset", "", admin)
+	require.Equal(t, 200, rec.Code)
+	admin = e.setupAdmin()
+	rec = e.call("GET", "/api/v1/mitre/status", "", admin)
+	assert.Nil(t, jsonBody(t, rec)["last_sync"])
+	rec = e.call("GET", "/api/v1/mitre/tactics", "", admin)
+	assert.EqualValues(t, 0, jsonBody(t, rec)["total"])
+}
+
+// zeroReader is an endless stream of zeros.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func TestMitreHugeUploadRejectedEarly(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	admin := e.setupAdmin()
+	// Declared 2 GB: refused before reading the body.
+	req := httptest.NewRequest("POST", "/api/v1/mitre/sync", io.LimitReader(zeroReader{}, 1<<20))
+	req.ContentLength = 2 << 30
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	req.Header.Set("Authorization", "Bearer "+admin)
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	require.Equal(t, 413, rec.Code)
+	assert.Equal(t, "too_large", decodeErr(t, rec).Error.Code)
+
+	// Undeclared size (chunked): stopped at the limit while streaming.
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	_, _ = mw.CreateFormFile("file", "huge.json")
+	body := io.MultiReader(strings.NewReader(head.String()+`{"type":"bundle","objects":["`), io.LimitReader(zeroReader{}, 300<<20))
+	req = httptest.NewRequest("POST", "/api/v1/mitre/sync", body)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+admin)
+	rec = httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	assert.Contains(t, []int{413, 422}, rec.Code, rec.Body.String())
+	assert.Zero(t, dbtest.Count(t, e.db, "mitre_techniques"))
+}
