@@ -1,0 +1,53 @@
+import { defineConfig } from '@playwright/test';
+
+/**
+ * Browser end-to-end tests against the real `purplebook` binary.
+ *
+ * e2e/global-setup.ts starts `purplebook serve` on a fresh temp data dir and a
+ * free loopback port and exports its URL as PURPLEBOOK_E2E_BASE_URL before the
+ * workers load this file; e2e/global-teardown.ts stops it.
+ *   PURPLEBOOK_BIN=/path/to/purplebook   use this binary (else: go build from the repo root)
+ *   PURPLEBOOK_E2E_URL=http://host:port  test an already running server instead
+ *   PURPLEBOOK_E2E_KEEP=1                keep the temp dir (data dir and server.log)
+ *   CHROMIUM=/path/to/chromium           browser (default /usr/bin/chromium; never downloaded)
+ */
+export default defineConfig({
+  testDir: './e2e',
+  testMatch: '**/*.spec.ts',
+  outputDir: './test-results',
+  globalSetup: './e2e/global-setup.ts',
+  globalTeardown: './e2e/global-teardown.ts',
+  // The summary reporter prints `e2e: N passed, N failed` as the very last line.
+  reporter: [['list'], ['./e2e/summary-reporter.ts']],
+  workers: 2,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL: process.env.PURPLEBOOK_E2E_BASE_URL,
+    browserName: 'chromium',
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+    timezoneId: 'UTC',
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    serviceWorkers: 'block',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [{ name: 'chromium' }],
+});

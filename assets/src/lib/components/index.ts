@@ -1,0 +1,18 @@
+export { default as Alert } from './Alert.svelte';
+export { default as Badge } from './Badge.svelte';
+export { default as Button } from './Button.svelte';
+export { default as Card } from './Card.svelte';
+export { default as Dialog } from './Dialog.svelte';
+export { default as Drawer } from './Drawer.svelte';
+export { default as EmptyState } from './EmptyState.svelte';
+export { default as Field } from './Field.svelte';
+export { default as PageHeader } from './PageHeader.svelte';
+export { default as Spinner } from './Spinner.svelte';
+export { default as Stat } from './Stat.svelte';
+export { default as Stats } from './Stats.svelte';
+export { default as Table } from './Table.svelte';
+export { default as ThemeToggle } from './ThemeToggle.svelte';
+export { default as ToastRegion } from './ToastRegion.svelte';
+export type { Column, SortState } from './Table.svelte';
+export type { ControlAttrs } from './Field.svelte';
+export type { Outcome } from './Badge.svelte';
