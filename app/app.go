@@ -21,6 +21,7 @@ import (
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
 	"github.com/purplebook/purplebook/app/service"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/assets"
 )
 
@@ -186,7 +187,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitre.New(mitre.Options{DB: d}), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	mitreSvc := mitre.New(mitre.Options{DB: d})
+	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitreSvc, Templates: templates.New(d, mitreSvc), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

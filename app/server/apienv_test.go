@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,7 +48,8 @@ func newAPIEnv(t *testing.T, opts ...func(*Options)) *apiEnv {
 		Argon2: testArgon, Now: e.clock.now})
 	require.NoError(t, err)
 	e.auth = a
-	o := Options{DB: e.db, Auth: a, Mitre: mitre.New(mitre.Options{DB: e.db}), Assets: testAssets, Version: "test"}
+	m := mitre.New(mitre.Options{DB: e.db})
+	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: templates.New(e.db, m), Assets: testAssets, Version: "test"}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -44,6 +44,7 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me},
 	}
 	rs = append(rs, s.mitreRoutes()...)
+	rs = append(rs, s.templateRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
 	if s.opts.EnableReset {

@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -23,6 +24,7 @@ type Options struct {
 	DB          *db.DB
 	Auth        *auth.Service
 	Mitre       *mitre.Service
+	Templates   *templates.Service
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool

@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bunrouter"
@@ -50,6 +51,9 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 	}
 	if opts.Mitre == nil {
 		opts.Mitre = mitre.New(mitre.Options{DB: opts.DB})
+	}
+	if opts.Templates == nil {
+		opts.Templates = templates.New(opts.DB, opts.Mitre)
 	}
 	s := &Server{opts: opts, extraRoutes: extra}
 	s.handler = s.buildRouter()
