@@ -817,3 +817,28 @@ func sameInput(a, b Input) bool {
 	}
 	return norm(a) == norm(b)
 }
+
+// Preview validates an input and resolves its tags without saving: the
+// template an ad-hoc mission test is copied from.
+func (s *Service) Preview(ctx context.Context, in Input) (Template, error) {
+	if err := in.normalize(); err != nil {
+		return Template{}, err
+	}
+	resolved, warnings, err := s.resolveTags(ctx, in.MitreTags, false)
+	if err != nil {
+		return Template{}, err
+	}
+	t := Template{Name: in.Name, Description: in.Description, Objective: in.Objective, Executor: in.Executor, Command: in.Command,
+		CleanupCommand: in.CleanupCommand, PrerequisitesExecutor: in.PrerequisitesExecutor, Prerequisites: in.Prerequisites,
+		InputArguments: in.InputArguments, ElevationRequired: in.ElevationRequired, Platforms: in.Platforms,
+		ExpectedDetection: in.ExpectedDetection, OpsecLevel: in.OpsecLevel, Tags: in.Tags, Source: "manual", Warnings: warnings,
+		MitreTags: []Tag{}}
+	for _, r := range resolved {
+		_, name, url, st, err := s.mitre.Resolve(ctx, r.kind, r.ext)
+		if err != nil {
+			return Template{}, err
+		}
+		t.MitreTags = append(t.MitreTags, Tag{Kind: r.kind, ExternalID: r.ext, Name: name, URL: url, State: st})
+	}
+	return t, nil
+}
