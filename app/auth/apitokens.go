@@ -79,7 +79,11 @@ func (s *Service) authenticateAPIToken(ctx context.Context, token string) (*Prin
 		_, _ = s.db.Write.Update("api_tokens", dbx.Params{"last_used_at": db.NewTime(now)}, dbx.HashExp{"id": t.ID}).
 			WithContext(ctx).Execute()
 	}
-	s.cache.Store("t:"+h, cachedPrincipal{p: p, gen: gen, at: now})
+	// A token that expires before the cache entry would is not cached, so
+	// expiry takes effect on time.
+	if t.ExpiresAt == nil || t.ExpiresAt.Sub(now) > principalCacheTTL {
+		s.cache.Store("t:"+h, cachedPrincipal{p: p, gen: gen, at: now})
+	}
 	return p, nil
 }
 

@@ -61,6 +61,8 @@ type Service struct {
 
 	gen   atomic.Uint64 // bumped by every change to users, groups, permissions
 	cache sync.Map      // session id or token hash → cachedPrincipal
+
+	mfa mfaState // TOTP replay guard and spent MFA tokens (mfa.go)
 }
 
 type cachedPrincipal struct {
@@ -115,6 +117,9 @@ type Principal struct {
 	SessionID string // login session; empty for API tokens
 	TokenID   string // API token id; empty for sessions
 	perms     map[string]bool
+	// mfaSetupRequired: the instance requires MFA and this user has not
+	// enrolled; CheckMFASetup confines them to enrolment (mfa.go).
+	mfaSetupRequired bool
 }
 
 // Can reports whether the principal holds perm.
@@ -244,6 +249,9 @@ func (s *Service) loadPrincipal(ctx context.Context, userID string) (*Principal,
 	for _, k := range perms {
 		p.perms[k] = true
 	}
+	if p.mfaSetupRequired, err = s.mfaSetupRequired(ctx, s.db.Read, u.MFAEnabled); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -323,7 +331,8 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	}
 	if u.MFAEnabled {
 		now := s.now()
-		tok := s.signer.Sign(Claims{Type: "mfa", UserID: u.ID, IssuedAt: now.Unix(), ExpiresAt: now.Add(mfaTokenTTL).Unix()})
+		// The sid of an MFA token is a nonce: it makes the token single-use (LoginMFA).
+		tok := s.signer.Sign(Claims{Type: "mfa", UserID: u.ID, SessionID: db.NewID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(mfaTokenTTL).Unix()})
 		return LoginResult{MFARequired: true, MFAToken: tok}, nil
 	}
 	sess, err := s.startSession(ctx, u.ID, m, "password")
@@ -551,6 +560,10 @@ type Me struct {
 	Permissions []string   `json:"permissions"`
 	CreatedAt   db.Time    `json:"created_at"`
 	LastLoginAt *db.Time   `json:"last_login_at"`
+	// MFASetupRequired: the instance requires MFA and this account must
+	// enrol before it can use anything but /auth/me, /auth/mfa/*,
+	// /auth/logout and /auth/password.
+	MFASetupRequired bool `json:"mfa_setup_required"`
 }
 
 func (s *Service) userGroups(ctx context.Context, b dbx.Builder, userID string) ([]GroupRef, error) {
@@ -573,8 +586,12 @@ func (s *Service) me(ctx context.Context, b dbx.Builder, u userRow) (Me, error) 
 	if perms == nil {
 		perms = []string{}
 	}
+	setup, err := s.mfaSetupRequired(ctx, b, u.MFAEnabled)
+	if err != nil {
+		return Me{}, err
+	}
 	return Me{ID: u.ID, Email: u.Email, Name: u.Name, MFAEnabled: u.MFAEnabled, Groups: groups,
-		Permissions: perms, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}, nil
+		Permissions: perms, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt, MFASetupRequired: setup}, nil
 }
 
 // Me returns the principal's account with effective permissions (narrowed

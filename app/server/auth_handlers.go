@@ -47,15 +47,22 @@ func (s *Server) postSetup(w http.ResponseWriter, req bunrouter.Request) error {
 	return writeJSON(w, http.StatusCreated, sess)
 }
 
+// loginRequest is either the password step {email, password} or, after an
+// {mfa_required, mfa_token} answer, the MFA step {mfa_token, code}.
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	MFAToken string `json:"mfa_token"`
+	Code     string `json:"code"`
 }
 
 func (s *Server) login(w http.ResponseWriter, req bunrouter.Request) error {
 	var in loginRequest
 	if err := decodeJSON(req, &in); err != nil {
 		return err
+	}
+	if in.MFAToken != "" || in.Code != "" {
+		return s.loginMFA(w, req, in) // account_handlers.go
 	}
 	var inv apperr.Invalid
 	if in.Email == "" {

@@ -38,6 +38,10 @@ func (s *Server) guard(rt Route, next bunrouter.HandlerFunc) bunrouter.HandlerFu
 		if err != nil {
 			return err
 		}
+		// Under the require_mfa setting a user without MFA may only enrol.
+		if err := p.CheckMFASetup(rt.Path); err != nil {
+			return err
+		}
 		if rt.Access == Permission && !p.Can(rt.Perm) {
 			return apperr.New(apperr.ErrForbidden, "forbidden",
 				"You need the %q permission to do this.", rt.Perm).WithDetails(map[string]any{"permission": rt.Perm})
