@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 RUN_ARGS ?=
 
-.PHONY: help run build build-pg ui ui-if-changed test vet test-go test-pg test-ui check-dist e2e cross bench clean
+.PHONY: help run build build-pg ui ui-if-changed test vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
 
 help:
 	@echo "make run      build and start the server (SQLite in the default data dir)"
@@ -24,6 +24,8 @@ help:
 	@echo "make e2e      browser end-to-end tests only"
 	@echo "make cross    cross-build windows/amd64, linux/amd64, linux/arm64, darwin/arm64 into bin/"
 	@echo "make bench    performance figures"
+	@echo "make dist     release files into dist/: binaries, .deb/.rpm, tar.gz, Windows installer, SHA256SUMS"
+	@echo "make test-packaging  build and install the .deb, check the NSIS installer (as root)"
 
 ## run: build the SPA when its sources changed (and npm is there), build, start.
 run: ui-if-changed build
@@ -43,7 +45,9 @@ ui-if-changed:
 
 ## test: everything. PostgreSQL: uses $$PURPLEBOOK_TEST_PG_DSN, else starts a
 ## throwaway cluster with scripts/pg-test-server.sh.
-test: vet check-dist test-go test-pg cross-windows test-ui e2e
+# Packaging tests install the .deb, so they run only as root (CI is root).
+IS_ROOT := $(filter 0,$(shell id -u))
+test: vet check-dist test-go test-pg fuzz cross-windows test-ui e2e $(if $(IS_ROOT),test-packaging)
 	@echo "make test: all passed"
 
 vet:
@@ -58,13 +62,17 @@ test-go:
 test-pg:
 	@if [ -n "$${PURPLEBOOK_TEST_PG_DSN:-}" ]; then \
 	  echo "PostgreSQL: $${PURPLEBOOK_TEST_PG_DSN%%\?*}"; \
-	  $(GO) test -race -count=1 -tags postgres ./...; \
+	  $(GO) test -count=1 -tags postgres ./...; \
 	else \
 	  dsn=$$(scripts/pg-test-server.sh start); \
 	  trap 'scripts/pg-test-server.sh stop' EXIT; \
 	  echo "PostgreSQL: started a throwaway cluster"; \
-	  PURPLEBOOK_TEST_PG_DSN=$$dsn $(GO) test -race -count=1 -tags postgres ./...; \
+	  PURPLEBOOK_TEST_PG_DSN=$$dsn $(GO) test -count=1 -tags postgres ./...; \
 	fi
+
+## fuzz: a few seconds per fuzz target (the corpus seeds run in test-go too).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 
 check-dist:
 	@if [ -d assets/node_modules ]; then bash assets/scripts/check-dist.sh; \
@@ -85,9 +93,12 @@ cross:
 	GOOS=linux   GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-arm64 .
 	GOOS=darwin  GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-darwin-arm64 .
 
-bench: build build-pg
+bench: build
 	bash bench/startup.sh ./$(BIN)
 	bash bench/db-backends.sh
+	bash bench/mitre.sh ./$(BIN)
 
 clean:
 	rm -rf bin dist
+
+include packaging/dist.mk

@@ -18,6 +18,7 @@ import (
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
+	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
 	"github.com/purplebook/purplebook/app/service"
@@ -129,6 +130,9 @@ func setupLogging(cfg config.Config, w io.Writer) {
 	if format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
+	// Under the Windows service manager stderr is discarded: log to the
+	// event log from the first line on (a no-op elsewhere).
+	h = service.SystemLogHandler(h)
 	slog.SetDefault(slog.New(h))
 }
 
@@ -188,7 +192,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	mitreSvc := mitre.New(mitre.Options{DB: d})
-	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitreSvc, Templates: templates.New(d, mitreSvc), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	tplSvc := templates.New(d, mitreSvc)
+	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitreSvc, Templates: tplSvc,
+		Missions: missions.New(d, tplSvc, mitreSvc), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

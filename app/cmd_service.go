@@ -120,7 +120,7 @@ func parseService(args []string, out io.Writer, getenv func(string) string, goos
 		if in.DataDir, err = filepath.Abs(in.DataDir); err != nil {
 			return serviceCmd{}, err
 		}
-		if in.DB != "" && !config.IsPostgres(in.DB) {
+		if in.DB != "" && !strings.Contains(in.DB, "://") {
 			if in.DB, err = filepath.Abs(in.DB); err != nil {
 				return serviceCmd{}, err
 			}
@@ -252,7 +252,11 @@ func installService(e env, in service.Install) error {
 	fmt.Fprintf(w, "  URL:      http://%s/\n", displayAddr(in.Listen))
 	switch in.GOOS {
 	case "linux":
-		fmt.Fprintf(w, "  logs:     journalctl -u %s\n", service.Name)
+		if strings.HasSuffix(service.Platform(), "systemd") {
+			fmt.Fprintf(w, "  logs:     journalctl -u %s\n", service.Name)
+		} else if service.Platform() == "unix-systemv" {
+			fmt.Fprintf(w, "  logs:     /var/log/%s.log and /var/log/%s.err\n", service.Name, service.Name)
+		}
 		if overridesPackage {
 			fmt.Fprintf(w, "  note:     %s overrides the unit of the package (%s); restart to apply\n", localUnitPath, pkgUnitPath)
 		}

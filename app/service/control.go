@@ -53,13 +53,21 @@ func Status(cfg *service.Config) (State, error) {
 		return "", err
 	}
 	st, err := s.Status()
+	if err != nil && service.Platform() == "unix-systemv" {
+		// `service purplebook status` fails alike for every problem.
+		// The init script exits 1 for "Stopped" too.
+		if _, serr := os.Stat("/etc/init.d/" + Name); errors.Is(serr, os.ErrNotExist) {
+			return NotInstalled, nil
+		}
+		return Stopped, nil
+	}
 	switch {
 	case errors.Is(err, service.ErrNotInstalled):
 		return NotInstalled, nil
 	case err != nil && strings.Contains(err.Error(), "failed state"):
 		return Failed, nil
 	case err != nil:
-		return "", err
+		return "", fmt.Errorf("status (%s): %w", service.Platform(), err)
 	case st == service.StatusRunning:
 		return Running, nil
 	case st == service.StatusStopped:

@@ -76,6 +76,9 @@ func (in Install) Validate() error {
 			errs = append(errs, fmt.Errorf("%q contains characters a service definition cannot hold", v))
 		}
 	}
+	if in.GOOS == "linux" && hiddenByPrivateTmp(in.DataDir) {
+		errs = append(errs, fmt.Errorf("data dir %s: the service gets a private /tmp (PrivateTmp), choose a directory elsewhere", in.DataDir))
+	}
 	if in.GOOS == "linux" && in.Executable != "" && hiddenBySandbox(in.Executable) {
 		errs = append(errs, fmt.Errorf("the service would run %s, which the systemd sandbox hides (ProtectHome, PrivateTmp): copy the binary first, e.g. sudo install -m 0755 %s /usr/local/bin/purplebook, and run the install from there", in.Executable, in.Executable))
 	}
@@ -157,6 +160,8 @@ var Hardening = []string{
 	"ProtectClock=yes",
 	"ProtectHostname=yes",
 	"ProtectProc=invisible",
+	"PrivateMounts=yes",
+	"RemoveIPC=yes",
 	"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
 	"RestrictNamespaces=yes",
 	"RestrictRealtime=yes",
@@ -181,11 +186,12 @@ func underHome(dir string) bool {
 
 // hiddenBySandbox reports whether the unit's sandbox hides the file at p.
 func hiddenBySandbox(p string) bool {
-	if underHome(p) {
-		return true
-	}
+	return underHome(p) || hiddenByPrivateTmp(p)
+}
+
+func hiddenByPrivateTmp(p string) bool {
 	for _, t := range []string{"/tmp", "/var/tmp"} {
-		if strings.HasPrefix(p, t+"/") {
+		if p == t || strings.HasPrefix(p, t+"/") {
 			return true
 		}
 	}
