@@ -133,3 +133,15 @@ func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 
 // SQL gives the raw read pool, for tests and diagnostics.
 func (d *DB) SQL() *sql.DB { return d.read }
+
+// LockForUpdate takes a row lock on table.id inside tx, so concurrent
+// transactions that derive values from that row (next position, version)
+// queue. SQLite needs nothing: its write transactions are BEGIN IMMEDIATE
+// and already exclusive.
+func (d *DB) LockForUpdate(ctx context.Context, tx *dbx.Tx, table, id string) error {
+	if d.dialect.name != Postgres {
+		return nil
+	}
+	var one int
+	return tx.NewQuery(`SELECT 1 FROM "` + table + `" WHERE id = {:id} FOR UPDATE`).Bind(dbx.Params{"id": id}).WithContext(ctx).Row(&one)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/require"
@@ -49,7 +50,8 @@ func newAPIEnv(t *testing.T, opts ...func(*Options)) *apiEnv {
 	require.NoError(t, err)
 	e.auth = a
 	m := mitre.New(mitre.Options{DB: e.db})
-	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: templates.New(e.db, m), Assets: testAssets, Version: "test"}
+	tp := templates.New(e.db, m)
+	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: tp, Missions: missions.New(e.db, tp, m), Assets: testAssets, Version: "test"}
 	for _, f := range opts {
 		f(&o)
 	}

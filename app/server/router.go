@@ -45,6 +45,7 @@ func (s *Server) apiRoutes() []Route {
 	}
 	rs = append(rs, s.mitreRoutes()...)
 	rs = append(rs, s.templateRoutes()...)
+	rs = append(rs, s.missionRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
 	if s.opts.EnableReset {

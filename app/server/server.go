@@ -14,6 +14,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/uptrace/bunrouter"
@@ -25,6 +26,7 @@ type Options struct {
 	Auth        *auth.Service
 	Mitre       *mitre.Service
 	Templates   *templates.Service
+	Missions    *missions.Service
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool

@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/assert"
@@ -54,6 +55,9 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 	}
 	if opts.Templates == nil {
 		opts.Templates = templates.New(opts.DB, opts.Mitre)
+	}
+	if opts.Missions == nil {
+		opts.Missions = missions.New(opts.DB, opts.Templates, opts.Mitre)
 	}
 	s := &Server{opts: opts, extraRoutes: extra}
 	s.handler = s.buildRouter()

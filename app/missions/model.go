@@ -1,0 +1,197 @@
+// Package missions is the engagement itself: missions with members, the
+// scenarios and tests instantiated into them, the red/blue workflow with
+// per-control outcomes, categories, and the notifications it causes.
+package missions
+
+import (
+	"encoding/json"
+
+	"github.com/purplebook/purplebook/app/audit"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/patch"
+)
+
+// Caller is who acts: the user, their permissions, and how they appear in
+// the audit log. The HTTP layer builds it from the authenticated principal.
+type Caller struct {
+	UserID string
+	Can    func(perm string) bool
+	Actor  audit.Actor
+}
+
+// Mission statuses and member roles.
+const (
+	StatusPlanned   = "planned"
+	StatusActive    = "active"
+	StatusCompleted = "completed"
+	StatusArchived  = "archived"
+
+	RoleLead   = "lead"
+	RoleRed    = "red"
+	RoleBlue   = "blue"
+	RoleViewer = "viewer"
+)
+
+// transitions lists the allowed status changes: forward through the
+// lifecycle, plus reopening a completed mission and unarchiving.
+var transitions = map[string][]string{
+	StatusPlanned:   {StatusActive},
+	StatusActive:    {StatusCompleted},
+	StatusCompleted: {StatusArchived, StatusActive},
+	StatusArchived:  {StatusCompleted},
+}
+
+// Mission is an engagement.
+type Mission struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Status      string   `json:"status"`
+	StartsOn    *string  `json:"starts_on"`
+	EndsOn      *string  `json:"ends_on"`
+	Version     int      `json:"version"`
+	CreatedBy   *string  `json:"created_by"`
+	CreatedAt   db.Time  `json:"created_at"`
+	UpdatedAt   db.Time  `json:"updated_at"`
+	MyRole      string   `json:"my_role"` // the caller's role ("" when not a member)
+	Progress    Progress `json:"progress"`
+}
+
+// Progress summarises a mission's tests.
+type Progress struct {
+	Total    int            `json:"total"`
+	ByState  map[string]int `json:"by_state"`
+	Outcomes map[string]int `json:"outcomes"` // detection level key → tests
+}
+
+// MissionInput creates a mission.
+type MissionInput struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	StartsOn    *string `json:"starts_on"`
+	EndsOn      *string `json:"ends_on"`
+}
+
+// MissionUpdate patches a mission.
+type MissionUpdate struct {
+	Name        patch.Field[string] `json:"name"`
+	Description patch.Field[string] `json:"description"`
+	Status      patch.Field[string] `json:"status"`
+	StartsOn    patch.Field[string] `json:"starts_on"`
+	EndsOn      patch.Field[string] `json:"ends_on"`
+	Version     patch.Field[int]    `json:"version"`
+}
+
+// Member is a user in a mission.
+type Member struct {
+	UserID string  `json:"user_id" db:"user_id"`
+	Email  string  `json:"email" db:"email"`
+	Name   string  `json:"name" db:"name"`
+	Role   string  `json:"role" db:"role"`
+	Since  db.Time `json:"since" db:"created_at"`
+}
+
+// Category groups tests within a mission.
+type Category struct {
+	ID       string `json:"id" db:"id"`
+	Name     string `json:"name" db:"name"`
+	Color    string `json:"color" db:"color"`
+	Position int    `json:"position" db:"position"`
+}
+
+// MissionScenario is a scenario instantiated into a mission.
+type MissionScenario struct {
+	ID                 string  `json:"id" db:"id"`
+	ScenarioTemplateID *string `json:"scenario_template_id" db:"scenario_template_id"`
+	Name               string  `json:"name" db:"name"`
+	Description        string  `json:"description" db:"description"`
+	Position           int     `json:"position" db:"position"`
+}
+
+// Tag is a denormalised ATT&CK tag of a mission test: a copy made when the
+// test was created, never rewritten by a catalogue sync.
+type Tag struct {
+	Kind       string `json:"kind" db:"kind"`
+	ExternalID string `json:"external_id" db:"external_id"`
+	Name       string `json:"name" db:"name"`
+	URL        string `json:"url" db:"url"`
+	TestID     string `json:"-" db:"mission_test_id"`
+}
+
+// Level is a detection level as rendered in tests.
+type Level struct {
+	ID               string `json:"id" db:"id"`
+	Key              string `json:"key" db:"key"`
+	Name             string `json:"name" db:"name"`
+	Rank             int    `json:"rank" db:"rank"`
+	Color            string `json:"color" db:"color"`
+	CountsAsDetected bool   `json:"counts_as_detected" db:"counts_as_detected"`
+}
+
+// Outcome is one security control's result for a test.
+type Outcome struct {
+	Control     string   `json:"control"`
+	Expected    bool     `json:"expected"`
+	Level       Level    `json:"level"`
+	LoggedAt    *db.Time `json:"logged_at"`
+	AlertedAt   *db.Time `json:"alerted_at"`
+	PreventedAt *db.Time `json:"prevented_at"`
+	AlertName   string   `json:"alert_name"`
+	Notes       string   `json:"notes"`
+	AssessedBy  *string  `json:"assessed_by"`
+	UpdatedAt   db.Time  `json:"updated_at"`
+}
+
+// Test is a mission test.
+type Test struct {
+	ID                    string          `json:"id"`
+	MissionID             string          `json:"mission_id"`
+	MissionScenarioID     *string         `json:"mission_scenario_id"`
+	TestTemplateID        *string         `json:"test_template_id"`
+	CategoryID            *string         `json:"category_id"`
+	Position              int             `json:"position"`
+	Name                  string          `json:"name"`
+	Description           string          `json:"description"`
+	Objective             string          `json:"objective"`
+	Executor              string          `json:"executor"`
+	CommandTemplate       string          `json:"command_template"`
+	CleanupCommand        string          `json:"cleanup_command"`
+	PrerequisitesExecutor string          `json:"prerequisites_executor"`
+	Prerequisites         json.RawMessage `json:"prerequisites"`
+	InputArguments        json.RawMessage `json:"input_arguments"`
+	ElevationRequired     bool            `json:"elevation_required"`
+	Platforms             []string        `json:"platforms"`
+	ExpectedDetection     string          `json:"expected_detection"`
+	OpsecLevel            string          `json:"opsec_level"`
+	State                 string          `json:"state"`
+	SkipReason            string          `json:"skip_reason"`
+	AssignedRedUserID     *string         `json:"assigned_red_user_id"`
+	AssignedBlueUserID    *string         `json:"assigned_blue_user_id"`
+	// Red: the operator log.
+	Operator        string   `json:"operator"`
+	StartedAt       *db.Time `json:"started_at"`
+	FinishedAt      *db.Time `json:"finished_at"`
+	SourceHost      string   `json:"source_host"`
+	SourceIP        string   `json:"source_ip"`
+	TargetHost      string   `json:"target_host"`
+	TargetIP        string   `json:"target_ip"`
+	Tool            string   `json:"tool"`
+	UserContext     string   `json:"user_context"`
+	Command         string   `json:"command"` // as run
+	Output          string   `json:"output"`
+	ExecutionResult *string  `json:"execution_result"`
+	RedNotes        string   `json:"red_notes"`
+	ExecutedAt      *db.Time `json:"executed_at"`
+	// Blue.
+	BlueNotes           string    `json:"blue_notes"`
+	Outcome             *Level    `json:"outcome"` // derived: best-ranked level among the controls
+	DetectedAt          *db.Time  `json:"detected_at"`
+	TimeToDetectSeconds *float64  `json:"time_to_detect_seconds"`
+	AssessedAt          *db.Time  `json:"assessed_at"`
+	Outcomes            []Outcome `json:"outcomes,omitempty"`
+	MitreTags           []Tag     `json:"mitre_tags"`
+	EvidenceCount       int       `json:"evidence_count"`
+	Version             int       `json:"version"`
+	CreatedAt           db.Time   `json:"created_at"`
+	UpdatedAt           db.Time   `json:"updated_at"`
+}

@@ -1,0 +1,721 @@
+package missions
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/audit"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/templates"
+)
+
+// Service is the missions capability.
+type Service struct {
+	db        *db.DB
+	templates *templates.Service
+	mitre     *mitre.Service
+}
+
+// New builds the service.
+func New(d *db.DB, t *templates.Service, m *mitre.Service) *Service {
+	return &Service{db: d, templates: t, mitre: m}
+}
+
+type missionRow struct {
+	ID          string   `db:"id"`
+	Name        string   `db:"name"`
+	Description string   `db:"description"`
+	Status      string   `db:"status"`
+	StartsOn    *string  `db:"starts_on"`
+	EndsOn      *string  `db:"ends_on"`
+	Version     int      `db:"version"`
+	CreatedBy   *string  `db:"created_by"`
+	CreatedAt   db.Time  `db:"created_at"`
+	UpdatedAt   db.Time  `db:"updated_at"`
+	DeletedAt   *db.Time `db:"deleted_at"`
+}
+
+var missionColumns = []string{"id", "name", "description", "status", "starts_on", "ends_on", "version", "created_by",
+	"created_at", "updated_at", "deleted_at"}
+
+func errNoMission() error { return apperr.New(apperr.ErrNotFound, "not_found", "No such mission.") }
+
+// access is a caller's standing in one mission.
+type access struct {
+	mission missionRow
+	role    string // member role, or "lead" for callers with mission.read_all who are not members
+	member  bool
+}
+
+// load returns the mission if the caller may see it: members, or holders of
+// mission.read_all. Others get 404, so existence does not leak.
+func (s *Service) load(ctx context.Context, b dbx.Builder, c Caller, id string) (access, error) {
+	var a access
+	if !db.ValidID(id) {
+		return a, errNoMission()
+	}
+	err := b.Select(missionColumns...).From("missions").Where(dbx.HashExp{"id": id, "deleted_at": nil}).WithContext(ctx).One(&a.mission)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, errNoMission()
+	}
+	if err != nil {
+		return a, err
+	}
+	var role string
+	err = b.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": id, "user_id": c.UserID}).WithContext(ctx).Row(&role)
+	switch {
+	case err == nil:
+		a.role, a.member = role, true
+	case errors.Is(err, sql.ErrNoRows):
+		if !c.Can("mission.read_all") {
+			return a, errNoMission()
+		}
+		a.role = RoleLead // global readers act as leads where their permissions allow
+	default:
+		return a, err
+	}
+	return a, nil
+}
+
+// need demands a permission and one of the roles.
+func need(c Caller, a access, perm string, roles ...string) error {
+	if !c.Can(perm) {
+		return apperr.New(apperr.ErrForbidden, "forbidden", "You need the %q permission to do this.", perm).
+			WithDetails(map[string]any{"permission": perm})
+	}
+	if !slices.Contains(roles, a.role) {
+		return apperr.New(apperr.ErrForbidden, "role_required", "In this mission your role is %s; this needs %s.",
+			orNone(a.role), strings.Join(roles, " or ")).WithDetails(map[string]any{"role": a.role, "roles": roles})
+	}
+	return nil
+}
+
+func orNone(r string) string {
+	if r == "" {
+		return "none"
+	}
+	return r
+}
+
+// writable refuses changes to archived missions.
+func writable(a access) error {
+	if a.mission.Status == StatusArchived {
+		return apperr.New(apperr.ErrConflict, "mission_archived", "This mission is archived and read-only; unarchive it first.")
+	}
+	return nil
+}
+
+var reDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+func checkDate(inv *apperr.Invalid, field string, v *string) {
+	if v == nil || *v == "" {
+		return
+	}
+	if !reDate.MatchString(*v) {
+		inv.Add(field, "must be a date like 2026-03-31")
+		return
+	}
+	if _, err := time.Parse("2006-01-02", *v); err != nil {
+		inv.Add(field, "is not a valid date")
+	}
+}
+
+func checkText(inv *apperr.Invalid, field, v string, max int, required bool) {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		inv.Add(field, "is required")
+	case utf8.RuneCountInString(v) > max:
+		inv.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
+		inv.Add(field, "must be valid text")
+	}
+}
+
+func nilIfEmpty(s *string) any {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return *s
+}
+
+// Create creates a mission; its creator becomes its lead.
+func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Mission, error) {
+	var inv apperr.Invalid
+	in.Name = strings.TrimSpace(in.Name)
+	checkText(&inv, "name", in.Name, 200, true)
+	checkText(&inv, "description", in.Description, 20_000, false)
+	checkDate(&inv, "starts_on", in.StartsOn)
+	checkDate(&inv, "ends_on", in.EndsOn)
+	if in.StartsOn != nil && in.EndsOn != nil && *in.StartsOn != "" && *in.EndsOn != "" && *in.EndsOn < *in.StartsOn {
+		inv.Add("ends_on", "must not be before starts_on")
+	}
+	if err := inv.Err(); err != nil {
+		return Mission{}, err
+	}
+	id, now := db.NewID(), db.Now()
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		p := dbx.Params{"id": id, "name": in.Name, "name_fold": db.Fold(in.Name), "description": in.Description,
+			"status": StatusPlanned, "starts_on": nilIfEmpty(in.StartsOn), "ends_on": nilIfEmpty(in.EndsOn), "version": 1,
+			"created_by": nilIfEmpty(&c.UserID), "created_at": now, "updated_at": now}
+		if _, err := tx.Insert("missions", p).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("missions: create: %w", err)
+		}
+		if c.UserID != "" {
+			if _, err := tx.Insert("mission_members", dbx.Params{"id": db.NewID(), "mission_id": id, "user_id": c.UserID,
+				"role": RoleLead, "created_at": now, "updated_at": now}).WithContext(ctx).Execute(); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.create", ObjectType: "mission", ObjectID: id,
+			Details: map[string]any{"name": in.Name}})
+	})
+	if err != nil {
+		return Mission{}, err
+	}
+	return s.Get(ctx, c, id)
+}
+
+// Get returns a visible mission with progress.
+func (s *Service) Get(ctx context.Context, c Caller, id string) (Mission, error) {
+	a, err := s.load(ctx, s.db.Read, c, id)
+	if err != nil {
+		return Mission{}, err
+	}
+	ms, err := s.withProgress(ctx, []missionRow{a.mission}, map[string]string{id: memberRole(a)})
+	if err != nil {
+		return Mission{}, err
+	}
+	return ms[0], nil
+}
+
+func memberRole(a access) string {
+	if a.member {
+		return a.role
+	}
+	return ""
+}
+
+// ListParams filter the mission list.
+type ListParams struct {
+	Status string
+	Q      string
+	db.PageParams
+}
+
+// List returns the missions the caller may see: their own, or all with
+// mission.read_all.
+func (s *Service) List(ctx context.Context, c Caller, p ListParams) (db.Page[Mission], error) {
+	p.PageParams = p.PageParams.Normalize()
+	conds := []dbx.Expression{dbx.NewExp("m.deleted_at IS NULL")}
+	if !c.Can("mission.read_all") {
+		conds = append(conds, dbx.NewExp("m.id IN (SELECT mission_id FROM mission_members WHERE user_id = {:uid})", dbx.Params{"uid": c.UserID}))
+	}
+	if p.Status != "" {
+		if _, ok := transitions[p.Status]; !ok {
+			return db.Page[Mission]{}, apperr.BadRequest("invalid_query", "status must be planned, active, completed or archived.").
+				WithDetails(map[string]any{"status": "invalid"})
+		}
+		conds = append(conds, dbx.HashExp{"m.status": p.Status})
+	}
+	if q := db.Fold(p.Q); q != "" {
+		conds = append(conds, dbx.NewExp(`m.name_fold LIKE {:q} ESCAPE '\'`, dbx.Params{"q": db.LikeContains(q)}))
+	}
+	where := dbx.And(conds...)
+	var total int
+	if err := s.db.Read.Select("COUNT(*)").From("missions m").Where(where).WithContext(ctx).Row(&total); err != nil {
+		return db.Page[Mission]{}, err
+	}
+	cols := make([]string, len(missionColumns))
+	for i, col := range missionColumns {
+		cols[i] = "m." + col
+	}
+	var rows []missionRow
+	if err := s.db.Read.Select(cols...).From("missions m").Where(where).
+		OrderBy("m.updated_at DESC", "m.id DESC").Limit(int64(p.PerPage)).Offset(p.Offset()).WithContext(ctx).All(&rows); err != nil {
+		return db.Page[Mission]{}, err
+	}
+	roles := map[string]string{}
+	var mine []struct {
+		MissionID string `db:"mission_id"`
+		Role      string `db:"role"`
+	}
+	if err := s.db.Read.Select("mission_id", "role").From("mission_members").Where(dbx.HashExp{"user_id": c.UserID}).
+		WithContext(ctx).All(&mine); err != nil {
+		return db.Page[Mission]{}, err
+	}
+	for _, m := range mine {
+		roles[m.MissionID] = m.Role
+	}
+	items, err := s.withProgress(ctx, rows, roles)
+	if err != nil {
+		return db.Page[Mission]{}, err
+	}
+	return db.NewPage(items, total, p.PageParams), nil
+}
+
+func (s *Service) withProgress(ctx context.Context, rows []missionRow, roles map[string]string) ([]Mission, error) {
+	out := make([]Mission, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]any, len(rows))
+	idx := map[string]int{}
+	for i, r := range rows {
+		ids[i] = r.ID
+		idx[r.ID] = i
+		out[i] = Mission{ID: r.ID, Name: r.Name, Description: r.Description, Status: r.Status, StartsOn: r.StartsOn, EndsOn: r.EndsOn,
+			Version: r.Version, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, MyRole: roles[r.ID],
+			Progress: Progress{ByState: map[string]int{"pending": 0, "in_progress": 0, "executed": 0, "assessed": 0, "skipped": 0},
+				Outcomes: map[string]int{}}}
+	}
+	var counts []struct {
+		MissionID string  `db:"mission_id"`
+		State     string  `db:"state"`
+		Level     *string `db:"level_key"`
+		N         int     `db:"n"`
+	}
+	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, l.key AS level_key, COUNT(*) AS n
+		FROM mission_tests t LEFT JOIN detection_levels l ON l.id = t.outcome_level_id
+		WHERE t.deleted_at IS NULL AND t.mission_id IN (` + placeholders(len(ids)) + `)
+		GROUP BY t.mission_id, t.state, l.key`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
+	if err != nil {
+		return nil, fmt.Errorf("missions: progress: %w", err)
+	}
+	for _, c := range counts {
+		p := &out[idx[c.MissionID]].Progress
+		p.Total += c.N
+		p.ByState[c.State] += c.N
+		if c.Level != nil {
+			p.Outcomes[*c.Level] += c.N
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("{:p%d}", i)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func bindList(xs []any) dbx.Params {
+	p := dbx.Params{}
+	for i, x := range xs {
+		p[fmt.Sprintf("p%d", i)] = x
+	}
+	return p
+}
+
+// Update patches a mission; status moves through the lifecycle.
+func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpdate) (Mission, error) {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, id)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.update", RoleLead); err != nil {
+			return err
+		}
+		m := a.mission
+		if v, ok := up.Version.Get(); ok && v != m.Version {
+			return apperr.New(apperr.ErrConflict, "version_conflict", "Someone else changed this mission (version %d, you edited version %d). Reload and try again.",
+				m.Version, v).WithDetails(map[string]any{"current_version": m.Version})
+		}
+		onlyStatus := !up.Name.Set && !up.Description.Set && !up.StartsOn.Set && !up.EndsOn.Set
+		if m.Status == StatusArchived && !onlyStatus {
+			return writable(a)
+		}
+		var inv apperr.Invalid
+		name, desc, starts, ends, status := m.Name, m.Description, m.StartsOn, m.EndsOn, m.Status
+		if up.Name.Set {
+			name = strings.TrimSpace(up.Name.Or(""))
+		}
+		if up.Description.Set {
+			desc = up.Description.Or("")
+		}
+		if up.StartsOn.Set {
+			starts = nil
+			if v, ok := up.StartsOn.Get(); ok && v != "" {
+				starts = &v
+			}
+		}
+		if up.EndsOn.Set {
+			ends = nil
+			if v, ok := up.EndsOn.Get(); ok && v != "" {
+				ends = &v
+			}
+		}
+		checkText(&inv, "name", name, 200, true)
+		checkText(&inv, "description", desc, 20_000, false)
+		checkDate(&inv, "starts_on", starts)
+		checkDate(&inv, "ends_on", ends)
+		if starts != nil && ends != nil && *ends < *starts {
+			inv.Add("ends_on", "must not be before starts_on")
+		}
+		if up.Status.Set {
+			next := up.Status.Or("")
+			if _, ok := transitions[next]; !ok {
+				inv.Add("status", "must be planned, active, completed or archived")
+			} else if next != m.Status && !slices.Contains(transitions[m.Status], next) {
+				return apperr.New(apperr.ErrConflict, "invalid_transition", "A %s mission cannot become %s (allowed: %s).",
+					m.Status, next, strings.Join(transitions[m.Status], ", ")).WithDetails(map[string]any{"status": m.Status, "allowed": transitions[m.Status]})
+			}
+			status = next
+		}
+		if err := inv.Err(); err != nil {
+			return err
+		}
+		now := db.Now()
+		if _, err := tx.Update("missions", dbx.Params{"name": name, "name_fold": db.Fold(name), "description": desc,
+			"starts_on": nilIfEmpty(starts), "ends_on": nilIfEmpty(ends), "status": status, "version": m.Version + 1, "updated_at": now},
+			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		details := map[string]any{}
+		diffField := func(k string, before, after any) {
+			if fmt.Sprint(before) != fmt.Sprint(after) {
+				details[k] = map[string]any{"before": before, "after": after}
+			}
+		}
+		diffField("name", m.Name, name)
+		diffField("description", m.Description, desc)
+		diffField("starts_on", deref(m.StartsOn), deref(starts))
+		diffField("ends_on", deref(m.EndsOn), deref(ends))
+		diffField("status", m.Status, status)
+		if status != m.Status {
+			members, err := s.memberIDs(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := notify.Create(ctx, tx, members, c.UserID, "mission.status_changed", map[string]any{
+				"mission_id": id, "mission_name": name, "from": m.Status, "to": status, "by": c.Actor.Label}); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.update", ObjectType: "mission", ObjectID: id, Details: details})
+	})
+	if err != nil {
+		return Mission{}, err
+	}
+	return s.Get(ctx, c, id)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (s *Service) memberIDs(ctx context.Context, b dbx.Builder, missionID string, roles ...string) ([]string, error) {
+	var ids []string
+	q := b.Select("user_id").From("mission_members").Where(dbx.HashExp{"mission_id": missionID})
+	if len(roles) > 0 {
+		rs := make([]any, len(roles))
+		for i, r := range roles {
+			rs[i] = r
+		}
+		q = q.AndWhere(dbx.In("role", rs...))
+	}
+	err := q.WithContext(ctx).Column(&ids)
+	return ids, err
+}
+
+// Delete soft-deletes a mission.
+func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
+	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, id)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.delete", RoleLead); err != nil {
+			return err
+		}
+		now := db.Now()
+		if _, err := tx.Update("missions", dbx.Params{"deleted_at": now, "updated_at": now, "version": a.mission.Version + 1},
+			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.delete", ObjectType: "mission", ObjectID: id,
+			Details: map[string]any{"name": a.mission.Name}})
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Members
+
+// Members lists a mission's members.
+func (s *Service) Members(ctx context.Context, c Caller, id string) ([]Member, error) {
+	if _, err := s.load(ctx, s.db.Read, c, id); err != nil {
+		return nil, err
+	}
+	out := []Member{}
+	err := s.db.Read.NewQuery(`SELECT mm.user_id, u.email, u.name, mm.role, mm.created_at FROM mission_members mm
+		JOIN users u ON u.id = mm.user_id WHERE mm.mission_id = {:m} ORDER BY u.name_fold`).
+		Bind(dbx.Params{"m": id}).WithContext(ctx).All(&out)
+	return out, err
+}
+
+var roles = []string{RoleLead, RoleRed, RoleBlue, RoleViewer}
+
+// SetMember adds a user with a role, or changes their role.
+func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, role string) (Member, error) {
+	if !slices.Contains(roles, role) {
+		return Member{}, &apperr.Invalid{Fields: map[string]string{"role": "must be lead, red, blue or viewer"}}
+	}
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, missionID)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.manage_members", RoleLead); err != nil {
+			return err
+		}
+		if err := writable(a); err != nil {
+			return err
+		}
+		if !db.ValidID(userID) {
+			return &apperr.Invalid{Fields: map[string]string{"user_id": "is not a user id"}}
+		}
+		var n int
+		if err := tx.Select("COUNT(*)").From("users").Where(dbx.HashExp{"id": userID, "deleted_at": nil, "disabled": false}).
+			WithContext(ctx).Row(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return &apperr.Invalid{Fields: map[string]string{"user_id": "no active user with this id"}}
+		}
+		var cur string
+		err = tx.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Row(&cur)
+		now := db.Now()
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.Insert("mission_members", dbx.Params{"id": db.NewID(), "mission_id": missionID, "user_id": userID,
+				"role": role, "created_at": now, "updated_at": now}).WithContext(ctx).Execute(); err != nil {
+				return err
+			}
+			if err := notify.Create(ctx, tx, []string{userID}, c.UserID, "mission.member_added", map[string]any{
+				"mission_id": missionID, "mission_name": a.mission.Name, "role": role, "by": c.Actor.Label}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			if cur == RoleLead && role != RoleLead {
+				if err := s.keepALead(ctx, tx, missionID, userID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Update("mission_members", dbx.Params{"role": role, "updated_at": now},
+				dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Execute(); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.member_set", ObjectType: "mission", ObjectID: missionID,
+			Details: map[string]any{"user_id": userID, "role": map[string]any{"before": cur, "after": role}}})
+	})
+	if err != nil {
+		return Member{}, err
+	}
+	ms, err := s.Members(ctx, c, missionID)
+	if err != nil {
+		return Member{}, err
+	}
+	for _, m := range ms {
+		if m.UserID == userID {
+			return m, nil
+		}
+	}
+	return Member{}, errNoMission()
+}
+
+// keepALead refuses to remove or demote the last lead.
+func (s *Service) keepALead(ctx context.Context, tx *dbx.Tx, missionID, userID string) error {
+	var others int
+	if err := tx.NewQuery(`SELECT COUNT(*) FROM mission_members WHERE mission_id = {:m} AND role = 'lead' AND user_id <> {:u}`).
+		Bind(dbx.Params{"m": missionID, "u": userID}).WithContext(ctx).Row(&others); err != nil {
+		return err
+	}
+	if others == 0 {
+		return apperr.New(apperr.ErrConflict, "last_lead", "A mission needs at least one lead; make someone else lead first.")
+	}
+	return nil
+}
+
+// RemoveMember takes a user out of a mission.
+func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID string) error {
+	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, missionID)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.manage_members", RoleLead); err != nil {
+			return err
+		}
+		var cur string
+		err = tx.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Row(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.New(apperr.ErrNotFound, "not_found", "This user is not a member of the mission.")
+		}
+		if err != nil {
+			return err
+		}
+		if cur == RoleLead {
+			if err := s.keepALead(ctx, tx, missionID, userID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Delete("mission_members", dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.member_removed", ObjectType: "mission", ObjectID: missionID,
+			Details: map[string]any{"user_id": userID, "role": cur}})
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Categories
+
+// Categories lists a mission's live categories.
+func (s *Service) Categories(ctx context.Context, c Caller, missionID string) ([]Category, error) {
+	if _, err := s.load(ctx, s.db.Read, c, missionID); err != nil {
+		return nil, err
+	}
+	out := []Category{}
+	err := s.db.Read.Select("id", "name", "color", "position").From("mission_categories").
+		Where(dbx.HashExp{"mission_id": missionID, "deleted_at": nil}).OrderBy("position", "name_fold").WithContext(ctx).All(&out)
+	return out, err
+}
+
+var reColor = regexp.MustCompile(`^(#[0-9a-fA-F]{6})?$`)
+
+// CategoryInput creates or patches a category.
+type CategoryInput struct {
+	Name     *string `json:"name"`
+	Color    *string `json:"color"`
+	Position *int    `json:"position"`
+}
+
+// SaveCategory creates (id "") or updates a category.
+func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id string, in CategoryInput) (Category, error) {
+	var out Category
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, missionID)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.update", RoleLead); err != nil {
+			return err
+		}
+		if err := writable(a); err != nil {
+			return err
+		}
+		cur := Category{}
+		if id != "" {
+			if !db.ValidID(id) {
+				return apperr.New(apperr.ErrNotFound, "not_found", "No such category.")
+			}
+			err := tx.Select("id", "name", "color", "position").From("mission_categories").
+				Where(dbx.HashExp{"id": id, "mission_id": missionID, "deleted_at": nil}).WithContext(ctx).One(&cur)
+			if errors.Is(err, sql.ErrNoRows) {
+				return apperr.New(apperr.ErrNotFound, "not_found", "No such category.")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if in.Name != nil {
+			cur.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Color != nil {
+			cur.Color = *in.Color
+		}
+		if in.Position != nil {
+			cur.Position = *in.Position
+		}
+		var inv apperr.Invalid
+		checkText(&inv, "name", cur.Name, 100, true)
+		if !reColor.MatchString(cur.Color) {
+			inv.Add("color", "must be a colour like #7c3aed, or empty")
+		}
+		if cur.Position < 0 || cur.Position > 10_000 {
+			inv.Add("position", "must be between 0 and 10000")
+		}
+		if err := inv.Err(); err != nil {
+			return err
+		}
+		var clash int
+		if err := tx.NewQuery(`SELECT COUNT(*) FROM mission_categories WHERE mission_id = {:m} AND name_fold = {:n} AND deleted_at IS NULL AND id <> {:id}`).
+			Bind(dbx.Params{"m": missionID, "n": db.Fold(cur.Name), "id": id}).WithContext(ctx).Row(&clash); err != nil {
+			return err
+		}
+		if clash > 0 {
+			return apperr.New(apperr.ErrConflict, "name_taken", "This mission already has a category named %q.", cur.Name).
+				WithDetails(map[string]any{"name": "is already in use"})
+		}
+		now := db.Now()
+		p := dbx.Params{"name": cur.Name, "name_fold": db.Fold(cur.Name), "color": cur.Color, "position": cur.Position, "updated_at": now}
+		action := "mission.category_update"
+		if id == "" {
+			cur.ID = db.NewID()
+			p["id"], p["mission_id"], p["created_at"] = cur.ID, missionID, now
+			action = "mission.category_create"
+			_, err = tx.Insert("mission_categories", p).WithContext(ctx).Execute()
+		} else {
+			_, err = tx.Update("mission_categories", p, dbx.HashExp{"id": id}).WithContext(ctx).Execute()
+		}
+		if err != nil {
+			return err
+		}
+		out = cur
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: action, ObjectType: "mission", ObjectID: missionID,
+			Details: map[string]any{"category_id": cur.ID, "name": cur.Name}})
+	})
+	return out, err
+}
+
+// DeleteCategory soft-deletes a category; its tests become uncategorised.
+func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id string) error {
+	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, missionID)
+		if err != nil {
+			return err
+		}
+		if err := need(c, a, "mission.update", RoleLead); err != nil {
+			return err
+		}
+		if err := writable(a); err != nil {
+			return err
+		}
+		if !db.ValidID(id) {
+			return apperr.New(apperr.ErrNotFound, "not_found", "No such category.")
+		}
+		now := db.Now()
+		res, err := tx.Update("mission_categories", dbx.Params{"deleted_at": now, "updated_at": now},
+			dbx.HashExp{"id": id, "mission_id": missionID, "deleted_at": nil}).WithContext(ctx).Execute()
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.ErrNotFound, "not_found", "No such category.")
+		}
+		if _, err := tx.Update("mission_tests", dbx.Params{"category_id": nil}, dbx.HashExp{"category_id": id}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.category_delete", ObjectType: "mission", ObjectID: missionID,
+			Details: map[string]any{"category_id": id}})
+	})
+}

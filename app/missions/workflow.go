@@ -1,0 +1,521 @@
+package missions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/audit"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/patch"
+)
+
+// TestPatch is the flat body of PATCH /missions/{id}/tests/{tid}. Red fields
+// need mission_test.execute and role red or lead; blue fields
+// mission_test.assess and role blue or lead; planning fields mission.update
+// and role lead.
+type TestPatch struct {
+	// Red: the operator log.
+	State           patch.Field[string]  `json:"state"`
+	SkipReason      patch.Field[string]  `json:"skip_reason"`
+	Operator        patch.Field[string]  `json:"operator"`
+	StartedAt       patch.Field[db.Time] `json:"started_at"`
+	FinishedAt      patch.Field[db.Time] `json:"finished_at"`
+	SourceHost      patch.Field[string]  `json:"source_host"`
+	SourceIP        patch.Field[string]  `json:"source_ip"`
+	TargetHost      patch.Field[string]  `json:"target_host"`
+	TargetIP        patch.Field[string]  `json:"target_ip"`
+	Tool            patch.Field[string]  `json:"tool"`
+	UserContext     patch.Field[string]  `json:"user_context"`
+	Command         patch.Field[string]  `json:"command"`
+	Output          patch.Field[string]  `json:"output"`
+	ExecutionResult patch.Field[string]  `json:"execution_result"`
+	RedNotes        patch.Field[string]  `json:"red_notes"`
+	// Blue.
+	BlueNotes patch.Field[string]         `json:"blue_notes"`
+	Outcomes  patch.Field[[]OutcomeInput] `json:"outcomes"`
+	// Planning (lead).
+	Name               patch.Field[string] `json:"name"`
+	Description        patch.Field[string] `json:"description"`
+	Objective          patch.Field[string] `json:"objective"`
+	ExpectedDetection  patch.Field[string] `json:"expected_detection"`
+	CategoryID         patch.Field[string] `json:"category_id"`
+	AssignedRedUserID  patch.Field[string] `json:"assigned_red_user_id"`
+	AssignedBlueUserID patch.Field[string] `json:"assigned_blue_user_id"`
+
+	Version patch.Field[int] `json:"version"`
+}
+
+// OutcomeInput is the full state of one control's result. A null
+// detection_level removes the control's outcome.
+type OutcomeInput struct {
+	Control        string              `json:"control"`
+	Expected       bool                `json:"expected"`
+	DetectionLevel patch.Field[string] `json:"detection_level"` // key (alerted) or id
+	LoggedAt       *db.Time            `json:"logged_at"`
+	AlertedAt      *db.Time            `json:"alerted_at"`
+	PreventedAt    *db.Time            `json:"prevented_at"`
+	AlertName      string              `json:"alert_name"`
+	Notes          string              `json:"notes"`
+}
+
+type fieldGroup struct {
+	perm  string
+	roles []string
+	side  string
+}
+
+var (
+	redGroup   = fieldGroup{"mission_test.execute", []string{RoleRed, RoleLead}, "red"}
+	blueGroup  = fieldGroup{"mission_test.assess", []string{RoleBlue, RoleLead}, "blue"}
+	leadGroup  = fieldGroup{"mission.update", []string{RoleLead}, "planning"}
+	redFields  = []string{"state", "skip_reason", "operator", "started_at", "finished_at", "source_host", "source_ip", "target_host", "target_ip", "tool", "user_context", "command", "output", "execution_result", "red_notes"}
+	blueFields = []string{"blue_notes", "outcomes"}
+	leadFields = []string{"name", "description", "objective", "expected_detection", "category_id", "assigned_red_user_id", "assigned_blue_user_id"}
+)
+
+// sent lists the JSON names of the fields present in the body.
+func (p TestPatch) sent() map[string]bool {
+	out := map[string]bool{}
+	v := reflect.ValueOf(p)
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if name != "version" && v.Field(i).FieldByName("Set").Bool() {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// redTransitions are the state changes red (or a lead) may make. "assessed"
+// is reached when blue records an outcome of an executed test.
+var redTransitions = map[string][]string{
+	"pending":     {"in_progress", "executed", "skipped"},
+	"in_progress": {"pending", "executed", "skipped"},
+	"executed":    {"in_progress", "skipped"},
+	"assessed":    {"in_progress"},
+	"skipped":     {"pending"},
+}
+
+const maxOutput = 1 << 20
+
+// PatchTest applies a red, blue or planning update with field-level
+// permission checks and optimistic concurrency (version or If-Match).
+func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID string, p TestPatch) (Test, error) {
+	sent := p.sent()
+	var notifyAfter []func(tx *dbx.Tx) error
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		a, err := s.load(ctx, tx, c, missionID)
+		if err != nil {
+			return err
+		}
+		// Field-level enforcement: every sent field needs its side's rights.
+		var denied []string
+		var deniedPerm string
+		for _, g := range []struct {
+			fields []string
+			grp    fieldGroup
+		}{{redFields, redGroup}, {blueFields, blueGroup}, {leadFields, leadGroup}} {
+			ok := need(c, a, g.grp.perm, g.grp.roles...) == nil
+			for _, f := range g.fields {
+				if sent[f] && !ok {
+					denied = append(denied, f)
+					if deniedPerm == "" {
+						deniedPerm = g.grp.perm
+					}
+				}
+			}
+		}
+		if len(denied) > 0 {
+			sort.Strings(denied)
+			return apperr.New(apperr.ErrForbidden, "field_forbidden",
+				"You may not change %s in this mission (your role: %s; this needs %s).", strings.Join(denied, ", "), orNone(a.role), deniedPerm).
+				WithDetails(map[string]any{"fields": denied, "role": a.role})
+		}
+		if len(sent) == 0 && !p.Version.Set {
+			return &apperr.Invalid{Message: "Send at least one field to change."}
+		}
+		if err := writable(a); err != nil {
+			return err
+		}
+		r, err := s.getTestRow(ctx, tx, missionID, testID)
+		if err != nil {
+			return err
+		}
+		if v, ok := p.Version.Get(); ok && v != r.Version {
+			var current any
+			if cur, err := s.render(ctx, tx, []testRow{r}, true); err == nil && len(cur) == 1 {
+				current = cur[0]
+			}
+			return apperr.New(apperr.ErrConflict, "version_conflict",
+				"Someone else saved this test first (now version %d; you edited version %d). Review their changes and try again.", r.Version, v).
+				WithDetails(map[string]any{"current_version": r.Version, "current": current})
+		}
+		before := r
+		var inv apperr.Invalid
+		str := func(f patch.Field[string], dst *string, field string, max int) {
+			if !f.Set {
+				return
+			}
+			*dst = f.Or("")
+			checkText(&inv, field, *dst, max, false)
+		}
+		tm := func(f patch.Field[db.Time], dst **db.Time) {
+			if !f.Set {
+				return
+			}
+			if v, ok := f.Get(); ok {
+				*dst = &v
+			} else {
+				*dst = nil
+			}
+		}
+		// Red.
+		str(p.Operator, &r.Operator, "operator", 200)
+		tm(p.StartedAt, &r.StartedAt)
+		tm(p.FinishedAt, &r.FinishedAt)
+		str(p.SourceHost, &r.SourceHost, "source_host", 255)
+		str(p.SourceIP, &r.SourceIP, "source_ip", 64)
+		str(p.TargetHost, &r.TargetHost, "target_host", 255)
+		str(p.TargetIP, &r.TargetIP, "target_ip", 64)
+		str(p.Tool, &r.Tool, "tool", 200)
+		str(p.UserContext, &r.UserContext, "user_context", 200)
+		str(p.Command, &r.CommandRun, "command", 100_000)
+		str(p.Output, &r.Output, "output", maxOutput)
+		str(p.RedNotes, &r.RedNotes, "red_notes", 20_000)
+		str(p.SkipReason, &r.SkipReason, "skip_reason", 2_000)
+		for _, ip := range []struct{ field, v string }{{"source_ip", r.SourceIP}, {"target_ip", r.TargetIP}} {
+			if sent[ip.field] && ip.v != "" && net.ParseIP(ip.v) == nil {
+				inv.Add(ip.field, "must be an IPv4 or IPv6 address")
+			}
+		}
+		if r.StartedAt != nil && r.FinishedAt != nil && r.FinishedAt.Before(r.StartedAt.Time) {
+			inv.Add("finished_at", "must not be before started_at")
+		}
+		if p.ExecutionResult.Set {
+			r.ExecutionResult = nil
+			if v, ok := p.ExecutionResult.Get(); ok {
+				switch v {
+				case "succeeded", "failed", "blocked":
+					r.ExecutionResult = &v
+				default:
+					inv.Add("execution_result", "must be succeeded, failed, blocked or null")
+				}
+			}
+		}
+		// Blue and planning text.
+		str(p.BlueNotes, &r.BlueNotes, "blue_notes", 20_000)
+		if p.Name.Set {
+			r.Name = strings.TrimSpace(p.Name.Or(""))
+			checkText(&inv, "name", r.Name, 200, true)
+		}
+		str(p.Description, &r.Description, "description", 20_000)
+		str(p.Objective, &r.Objective, "objective", 20_000)
+		str(p.ExpectedDetection, &r.ExpectedDetection, "expected_detection", 20_000)
+		if p.CategoryID.Set {
+			r.CategoryID = nil
+			if v, ok := p.CategoryID.Get(); ok && v != "" {
+				if err := s.checkCategory(ctx, tx, missionID, &v); err != nil {
+					return err
+				}
+				r.CategoryID = &v
+			}
+		}
+		for _, as := range []struct {
+			f     patch.Field[string]
+			dst   **string
+			field string
+		}{{p.AssignedRedUserID, &r.AssignedRedUserID, "assigned_red_user_id"}, {p.AssignedBlueUserID, &r.AssignedBlueUserID, "assigned_blue_user_id"}} {
+			if !as.f.Set {
+				continue
+			}
+			*as.dst = nil
+			if v, ok := as.f.Get(); ok && v != "" {
+				var n int
+				if db.ValidID(v) {
+					if err := tx.Select("COUNT(*)").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": v}).
+						WithContext(ctx).Row(&n); err != nil {
+						return err
+					}
+				}
+				if n == 0 {
+					inv.Add(as.field, "must be a member of this mission")
+				}
+				*as.dst = &v
+			}
+		}
+		// State machine.
+		now := db.Now()
+		stateChanged := false
+		if p.State.Set {
+			next := p.State.Or("")
+			switch {
+			case !states[next]:
+				inv.Add("state", "must be pending, in_progress, executed or skipped")
+			case next == "assessed" && r.State != "assessed":
+				return apperr.New(apperr.ErrConflict, "invalid_transition",
+					"A test becomes assessed when the blue team records an outcome after it was executed.").
+					WithDetails(map[string]any{"state": r.State})
+			case next != r.State:
+				ok := false
+				for _, x := range redTransitions[r.State] {
+					ok = ok || x == next
+				}
+				if !ok {
+					return apperr.New(apperr.ErrConflict, "invalid_transition", "A %s test cannot become %s (allowed: %s).",
+						strings.ReplaceAll(r.State, "_", " "), strings.ReplaceAll(next, "_", " "), strings.Join(redTransitions[r.State], ", ")).
+						WithDetails(map[string]any{"state": r.State, "allowed": redTransitions[r.State]})
+				}
+				r.State, stateChanged = next, true
+				switch next {
+				case "in_progress":
+					if r.StartedAt == nil {
+						r.StartedAt = &now
+					}
+					r.ExecutedAt, r.AssessedAt = nil, nil
+				case "executed":
+					if r.FinishedAt != nil {
+						r.ExecutedAt = r.FinishedAt
+					} else {
+						r.ExecutedAt = &now
+					}
+					if r.StartedAt == nil {
+						r.StartedAt = r.ExecutedAt
+					}
+				case "pending":
+					r.ExecutedAt = nil
+				}
+			}
+		}
+		if r.State == "skipped" && strings.TrimSpace(r.SkipReason) == "" {
+			inv.Add("skip_reason", "is required to skip a test")
+		}
+		if err := inv.Err(); err != nil {
+			return err
+		}
+		// Outcomes per control.
+		if p.Outcomes.Set {
+			if err := s.saveOutcomes(ctx, tx, c, &r, p.Outcomes.Or(nil)); err != nil {
+				return err
+			}
+			if r.State == "executed" {
+				r.State, stateChanged = "assessed", true
+				r.AssessedAt = &now
+			}
+		}
+		r.Version++
+		r.UpdatedAt = now
+		if err := s.writeTest(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := s.touch(ctx, tx, missionID); err != nil {
+			return err
+		}
+		if stateChanged {
+			notifyAfter = append(notifyAfter, s.stateNotifications(ctx, c, a, before, r))
+		}
+		for _, f := range notifyAfter {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
+			Details: testDiff(before, r, sent)})
+	})
+	if err != nil {
+		return Test{}, err
+	}
+	return s.GetTest(ctx, c, missionID, testID)
+}
+
+func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
+	_, err := tx.Update("mission_tests", dbx.Params{
+		"name": r.Name, "name_fold": db.Fold(r.Name), "description": r.Description, "objective": r.Objective,
+		"expected_detection": r.ExpectedDetection, "category_id": r.CategoryID, "state": r.State, "skip_reason": r.SkipReason,
+		"assigned_red_user_id": r.AssignedRedUserID, "assigned_blue_user_id": r.AssignedBlueUserID, "operator": r.Operator,
+		"started_at": r.StartedAt, "finished_at": r.FinishedAt, "source_host": r.SourceHost, "source_ip": r.SourceIP,
+		"target_host": r.TargetHost, "target_ip": r.TargetIP, "tool": r.Tool, "user_context": r.UserContext,
+		"command_run": r.CommandRun, "output": r.Output, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
+		"executed_at": r.ExecutedAt, "blue_notes": r.BlueNotes, "outcome_level_id": r.OutcomeLevelID, "detected_at": r.DetectedAt,
+		"assessed_at": r.AssessedAt, "version": r.Version, "updated_at": r.UpdatedAt,
+	}, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute()
+	if err != nil {
+		return fmt.Errorf("missions: save test: %w", err)
+	}
+	return nil
+}
+
+// Controls returns the configured security controls (setting security_controls).
+func (s *Service) Controls(ctx context.Context, b dbx.Builder) ([]string, error) {
+	var raw string
+	if err := b.Select("value").From("settings").Where(dbx.HashExp{"key": "security_controls"}).WithContext(ctx).Row(&raw); err != nil {
+		return []string{"EDR", "SIEM", "AV", "Firewall", "Mail gateway", "Web proxy", "DLP"}, nil
+	}
+	var cs []string
+	if err := json.Unmarshal([]byte(raw), &cs); err != nil {
+		return nil, fmt.Errorf("missions: security_controls setting: %w", err)
+	}
+	return cs, nil
+}
+
+// saveOutcomes upserts the given controls' outcomes and recomputes the
+// derived outcome (best-ranked level) and detection time.
+func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *testRow, ins []OutcomeInput) error {
+	controls, err := s.Controls(ctx, tx)
+	if err != nil {
+		return err
+	}
+	levels, err := s.Levels(ctx, tx)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]Level{}
+	for _, l := range levels {
+		byKey[l.Key] = l
+		byKey[l.ID] = l
+	}
+	canon := map[string]string{}
+	for _, c := range controls {
+		canon[db.Fold(c)] = c
+	}
+	var inv apperr.Invalid
+	seen := map[string]bool{}
+	now := db.Now()
+	for i, in := range ins {
+		field := fmt.Sprintf("outcomes[%d]", i)
+		control, ok := canon[db.Fold(in.Control)]
+		if !ok {
+			inv.Add(field+".control", fmt.Sprintf("must be one of the configured controls: %s", strings.Join(controls, ", ")))
+			continue
+		}
+		if seen[control] {
+			inv.Add(field+".control", "appears twice")
+			continue
+		}
+		seen[control] = true
+		checkText(&inv, field+".alert_name", in.AlertName, 500, false)
+		checkText(&inv, field+".notes", in.Notes, 20_000, false)
+		if in.DetectionLevel.Set && in.DetectionLevel.Null {
+			if _, err := tx.Delete("mission_test_outcomes", dbx.HashExp{"mission_test_id": r.ID, "control": control}).WithContext(ctx).Execute(); err != nil {
+				return err
+			}
+			continue
+		}
+		key, _ := in.DetectionLevel.Get()
+		level, ok := byKey[key]
+		if !ok {
+			keys := make([]string, 0, len(levels))
+			for _, l := range levels {
+				keys = append(keys, l.Key)
+			}
+			sort.Strings(keys)
+			inv.Add(field+".detection_level", "must be one of: "+strings.Join(keys, ", "))
+			continue
+		}
+		p := dbx.Params{"expected": in.Expected, "detection_level_id": level.ID, "logged_at": in.LoggedAt, "alerted_at": in.AlertedAt,
+			"prevented_at": in.PreventedAt, "alert_name": in.AlertName, "notes": in.Notes, "assessed_by": nilIfEmpty(&c.UserID), "updated_at": now}
+		res, err := tx.Update("mission_test_outcomes", p, dbx.HashExp{"mission_test_id": r.ID, "control": control}).WithContext(ctx).Execute()
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			p["id"], p["mission_test_id"], p["control"], p["created_at"] = db.NewID(), r.ID, control, now
+			if _, err := tx.Insert("mission_test_outcomes", p).WithContext(ctx).Execute(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := inv.Err(); err != nil {
+		return err
+	}
+	// Derive: best rank wins; detection time is the earliest logged, alerted
+	// or prevented time of a control whose level counts as detected.
+	os, err := s.outcomes(ctx, tx, []any{r.ID}, levels)
+	if err != nil {
+		return err
+	}
+	r.OutcomeLevelID, r.DetectedAt = nil, nil
+	var best *Level
+	for _, o := range os[r.ID] {
+		l := o.Level
+		if best == nil || l.Rank < best.Rank {
+			best = &l
+		}
+		if l.CountsAsDetected {
+			for _, t := range []*db.Time{o.LoggedAt, o.AlertedAt, o.PreventedAt} {
+				if t != nil && (r.DetectedAt == nil || t.Before(r.DetectedAt.Time)) {
+					tt := *t
+					r.DetectedAt = &tt
+				}
+			}
+		}
+	}
+	if best != nil {
+		r.OutcomeLevelID = &best.ID
+	}
+	return nil
+}
+
+// stateNotifications tells the other side: executed → blue (and the
+// assigned blue user); assessed → red, leads (and the assigned red user).
+func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, before, after testRow) func(tx *dbx.Tx) error {
+	return func(tx *dbx.Tx) error {
+		var roles []string
+		var assigned *string
+		switch after.State {
+		case "executed":
+			roles, assigned = []string{RoleBlue}, after.AssignedBlueUserID
+		case "assessed":
+			roles, assigned = []string{RoleRed, RoleLead}, after.AssignedRedUserID
+		default:
+			return nil
+		}
+		ids, err := s.memberIDs(ctx, tx, after.MissionID, roles...)
+		if err != nil {
+			return err
+		}
+		if assigned != nil {
+			ids = append(ids, *assigned)
+		}
+		return notify.Create(ctx, tx, ids, c.UserID, "test."+after.State, map[string]any{
+			"mission_id": after.MissionID, "mission_name": a.mission.Name, "test_id": after.ID, "test_name": after.Name,
+			"from": before.State, "to": after.State, "by": c.Actor.Label})
+	}
+}
+
+// testDiff records changed fields (long text shortened) for the audit log.
+func testDiff(a, b testRow, sent map[string]bool) map[string]any {
+	am, bm := rowMap(a), rowMap(b)
+	out := map[string]any{}
+	for k, v := range bm {
+		x, y := fmt.Sprint(am[k]), fmt.Sprint(v)
+		if x != y && k != "version" && k != "updated_at" {
+			out[k] = map[string]any{"before": short(am[k]), "after": short(v)}
+		}
+	}
+	if sent["outcomes"] {
+		out["outcomes"] = "updated"
+	}
+	return out
+}
+
+func rowMap(r testRow) map[string]any {
+	b, _ := json.Marshal(r)
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+func short(v any) any {
+	if s, ok := v.(string); ok && len(s) > 500 {
+		return s[:500] + "…"
+	}
+	return v
+}
