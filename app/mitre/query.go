@@ -457,3 +457,44 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 	}
 	return st, nil
 }
+
+// TacticMembers returns the row ids of a tactic (external id or shortname),
+// of the techniques linked to it and of their subtechniques — for filters
+// that must match anything "in" a tactic. Inactive entries are included:
+// saved tags may point at them.
+func (s *Service) TacticMembers(ctx context.Context, key string) (tacticID string, techniqueIDs, subtechniqueIDs []string, err error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	t, err := snap.tactic(key)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	for _, tech := range snap.techniques {
+		if !tech.tacticIDs[t.ID] {
+			continue
+		}
+		techniqueIDs = append(techniqueIDs, tech.ID)
+		for _, sub := range tech.subs {
+			subtechniqueIDs = append(subtechniqueIDs, sub.ID)
+		}
+	}
+	return t.ID, techniqueIDs, subtechniqueIDs, nil
+}
+
+// SubtechniqueIDs returns the row ids of a technique's subtechniques.
+func (s *Service) SubtechniqueIDs(ctx context.Context, techniqueExternalID string) (techniqueID string, subIDs []string, err error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	t := snap.byExt[db.Fold(techniqueExternalID)]
+	if t == nil || t.Kind != "technique" {
+		return "", nil, apperr.ErrNotFound
+	}
+	for _, sub := range t.subs {
+		subIDs = append(subIDs, sub.ID)
+	}
+	return t.ID, subIDs, nil
+}

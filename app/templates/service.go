@@ -445,27 +445,22 @@ func (s *Service) filter(ctx context.Context, p ListParams) (dbx.Expression, err
 	if p.Deleted {
 		conds[0] = dbx.NewExp("deleted_at IS NOT NULL")
 	}
+	// ATT&CK filters: the catalogue snapshot turns "in this tactic" and
+	// "this technique or its subtechniques" into id lists, so the query is
+	// one indexed lookup per tag column (SQLite's multi-index OR).
 	if p.Tactic != "" {
-		id, _, _, _, err := s.mitre.Resolve(ctx, "tactic", resolveTacticKey(ctx, s.mitre, p.Tactic))
+		ta, techs, subs, err := s.mitre.TacticMembers(ctx, p.Tactic)
 		if err != nil {
 			return nil, unknownFilter("tactic", p.Tactic)
 		}
-		conds = append(conds, dbx.NewExp(`id IN (SELECT tag.test_template_id FROM test_template_mitre_tags tag
-			WHERE tag.tactic_id = {:fta}
-			   OR tag.technique_id IN (SELECT technique_id FROM mitre_technique_tactics WHERE tactic_id = {:fta})
-			   OR tag.subtechnique_id IN (SELECT s.id FROM mitre_subtechniques s
-			        JOIN mitre_technique_tactics mtt ON mtt.technique_id = s.technique_id WHERE mtt.tactic_id = {:fta}))`,
-			dbx.Params{"fta": id}))
+		conds = append(conds, tagFilter(ta, techs, subs))
 	}
 	if p.Technique != "" {
-		id, _, _, _, err := s.mitre.Resolve(ctx, "technique", strings.ToUpper(p.Technique))
+		te, subs, err := s.mitre.SubtechniqueIDs(ctx, p.Technique)
 		if err != nil {
 			return nil, unknownFilter("technique", p.Technique)
 		}
-		conds = append(conds, dbx.NewExp(`id IN (SELECT tag.test_template_id FROM test_template_mitre_tags tag
-			WHERE tag.technique_id = {:fte}
-			   OR tag.subtechnique_id IN (SELECT id FROM mitre_subtechniques WHERE technique_id = {:fte}))`,
-			dbx.Params{"fte": id}))
+		conds = append(conds, tagFilter("", []string{te}, subs))
 	}
 	if p.Subtechnique != "" {
 		id, _, _, _, err := s.mitre.Resolve(ctx, "subtechnique", strings.ToUpper(p.Subtechnique))
@@ -493,21 +488,33 @@ func (s *Service) filter(ctx context.Context, p ListParams) (dbx.Expression, err
 	return dbx.And(conds...), nil
 }
 
-// resolveTacticKey maps a shortname (discovery) to its external id.
-func resolveTacticKey(ctx context.Context, m *mitre.Service, key string) string {
-	if InferKind(key) == "tactic" {
-		return strings.ToUpper(key)
-	}
-	tactics, err := m.Tactics(ctx, true)
-	if err != nil {
-		return key
-	}
-	for _, t := range tactics {
-		if strings.EqualFold(t.Shortname, key) {
-			return t.ExternalID
+// tagFilter matches templates tagged with the tactic or any of the listed
+// techniques or subtechniques.
+func tagFilter(tacticID string, techniqueIDs, subtechniqueIDs []string) dbx.Expression {
+	params := dbx.Params{}
+	var or []string
+	list := func(col, prefix string, ids []string) {
+		if len(ids) == 0 {
+			return
 		}
+		ph := make([]string, len(ids))
+		for i, id := range ids {
+			k := fmt.Sprintf("%s%d", prefix, i)
+			params[k] = id
+			ph[i] = "{:" + k + "}"
+		}
+		or = append(or, col+" IN ("+strings.Join(ph, ", ")+")")
 	}
-	return key
+	if tacticID != "" {
+		params["tgta"] = tacticID
+		or = append(or, "tactic_id = {:tgta}")
+	}
+	list("technique_id", "tgte", techniqueIDs)
+	list("subtechnique_id", "tgsu", subtechniqueIDs)
+	if len(or) == 0 {
+		return dbx.NewExp("1 = 0")
+	}
+	return dbx.NewExp("id IN (SELECT test_template_id FROM test_template_mitre_tags WHERE "+strings.Join(or, " OR ")+")", params)
 }
 
 // ---------------------------------------------------------------------------
