@@ -1,0 +1,207 @@
+// Command missionload measures the mission board and the red/blue workflow
+// through the real HTTP stack on loopback (issue 7's targets): a mission
+// with 2,000 tests and 10,000 outcomes; board list p50 (≤ 50 ms), test PATCH
+// p50 (≤ 5 ms), and 50 concurrent clients PATCHing different tests for 10 s
+// on SQLite with zero errors, printing the throughput.
+//
+//	go run ./bench/missionload [-tests 2000] [-clients 50] [-duration 10s]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/missions"
+	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/server"
+	"github.com/purplebook/purplebook/app/templates"
+	"io/fs"
+	"log/slog"
+	"testing/fstest"
+)
+
+func main() {
+	nTests := flag.Int("tests", 2000, "tests in the mission (5 outcomes each)")
+	clients := flag.Int("clients", 50, "concurrent PATCH clients")
+	duration := flag.Duration("duration", 10*time.Second, "concurrent phase length")
+	runs := flag.Int("runs", 100, "sequential measurements")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "pb-missionbench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	d, err := db.Open(ctx, filepath.Join(dir, "purplebook.db"))
+	check(err)
+	defer d.Close()
+	check(d.Migrate(ctx))
+	a, err := auth.New(auth.Options{DB: d, Key: []byte(strings.Repeat("b", 32)), DataDir: dir,
+		Argon2: auth.Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	check(err)
+	_, err = a.CreateAdmin(ctx, "lead@example.com", "Lead", "bench password 123")
+	check(err)
+	m := mitre.New(mitre.Options{DB: d})
+	tp := templates.New(d, m)
+	msvc := missions.New(d, tp, m)
+	var assets fs.FS = fstest.MapFS{"index.html": {Data: []byte("x")}}
+	srv := httptest.NewServer(server.New(server.Options{DB: d, Auth: a, Mitre: m, Templates: tp, Missions: msvc, Assets: assets}).Handler())
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients + 10}}
+
+	call := func(method, path, token, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	_, b := call("POST", "/api/v1/auth/login", "", `{"email":"lead@example.com","password":"bench password 123"}`)
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	check(json.Unmarshal(b, &login))
+	token := login.AccessToken
+	code, b := call("POST", "/api/v1/missions", token, `{"name":"Bench"}`)
+	if code != 201 {
+		check(fmt.Errorf("create mission: %d %s", code, b))
+	}
+	var mission struct {
+		ID string `json:"id"`
+	}
+	check(json.Unmarshal(b, &mission))
+
+	// Seed tests and outcomes directly (fast), as executed + assessed.
+	var levelIDs []string
+	check(d.Read.Select("id").From("detection_levels").OrderBy("rank").Column(&levelIDs))
+	controls := []string{"EDR", "SIEM", "AV", "Firewall", "DLP"}
+	start := time.Now()
+	var testIDs []string
+	now := db.Now()
+	check(d.Tx(ctx, func(tx *dbx.Tx) error {
+		for i := 0; i < *nTests; i++ {
+			id := db.NewID()
+			testIDs = append(testIDs, id)
+			name := fmt.Sprintf("Test %04d", i)
+			if _, err := tx.Insert("mission_tests", dbx.Params{"id": id, "mission_id": mission.ID, "position": i, "name": name,
+				"name_fold": db.Fold(name), "state": "executed", "executed_at": now, "version": 1, "created_at": now, "updated_at": now,
+				"command_run": "whoami /all", "output": strings.Repeat("x", 200)}).Execute(); err != nil {
+				return err
+			}
+			for k, t := range []string{"T1059", "T1059.001"} {
+				kind := []string{"technique", "subtechnique"}[k]
+				if _, err := tx.Insert("mission_test_mitre_tags", dbx.Params{"id": db.NewID(), "mission_test_id": id, "kind": kind,
+					"external_id": t, "name": "n", "url": "", "created_at": now}).Execute(); err != nil {
+					return err
+				}
+			}
+			for k, c := range controls {
+				if _, err := tx.Insert("mission_test_outcomes", dbx.Params{"id": db.NewID(), "mission_test_id": id, "control": c,
+					"detection_level_id": levelIDs[(i+k)%len(levelIDs)], "created_at": now, "updated_at": now}).Execute(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+	var outcomes int
+	check(d.Read.Select("COUNT(*)").From("mission_test_outcomes").Row(&outcomes))
+	fmt.Printf("mission with %d tests and %d outcomes seeded in %s (SQLite, HTTP on loopback)\n", len(testIDs), outcomes, time.Since(start).Round(time.Millisecond))
+
+	measure := func(label string, n int, f func(i int)) {
+		var ds []time.Duration
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			f(i)
+			ds = append(ds, time.Since(t0))
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		fmt.Printf("%-52s p50 %7.2f ms  p90 %7.2f ms\n", label, ms(ds[len(ds)/2]), ms(ds[len(ds)*9/10]))
+	}
+	base := "/api/v1/missions/" + mission.ID
+	measure("board page (GET tests?per_page=200) (goal p50 <= 50 ms)", *runs, func(int) {
+		if c, b := call("GET", base+"/tests?per_page=200", token, ""); c != 200 {
+			check(fmt.Errorf("board: %d %s", c, b))
+		}
+	})
+	measure(fmt.Sprintf("whole board (%d pages of 200)", (*nTests+199)/200), *runs/5, func(int) {
+		for p := 1; p <= (*nTests+199)/200; p++ {
+			if c, b := call("GET", fmt.Sprintf("%s/tests?per_page=200&page=%d", base, p), token, ""); c != 200 {
+				check(fmt.Errorf("board: %d %s", c, b))
+			}
+		}
+	})
+	measure("test PATCH (red notes, goal p50 <= 5 ms)", *runs, func(i int) {
+		if c, b := call("PATCH", base+"/tests/"+testIDs[i%len(testIDs)], token, `{"red_notes":"note `+fmt.Sprint(i)+`"}`); c != 200 {
+			check(fmt.Errorf("patch: %d %s", c, b))
+		}
+	})
+	measure("test PATCH (blue outcome for one control)", *runs, func(i int) {
+		if c, b := call("PATCH", base+"/tests/"+testIDs[(i+500)%len(testIDs)], token,
+			`{"outcomes":[{"control":"EDR","detection_level":"alerted"}]}`); c != 200 {
+			check(fmt.Errorf("patch: %d %s", c, b))
+		}
+	})
+
+	// Concurrency: each client PATCHes its own tests, with versions.
+	var ok, fails atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(*duration)
+	var wg sync.WaitGroup
+	for cl := 0; cl < *clients; cl++ {
+		wg.Add(1)
+		go func(cl int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				id := testIDs[(cl+i*(*clients))%len(testIDs)]
+				body := bytes.NewBufferString(fmt.Sprintf(`{"red_notes":"client %d round %d"}`, cl, i))
+				c, b := call("PATCH", base+"/tests/"+id, token, body.String())
+				if c == 200 {
+					ok.Add(1)
+				} else {
+					fails.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", c, b))
+				}
+			}
+		}(cl)
+	}
+	wg.Wait()
+	fmt.Printf("%d concurrent clients PATCHing different tests for %s: %d ok, %d errors, %.0f PATCH/s\n",
+		*clients, *duration, ok.Load(), fails.Load(), float64(ok.Load())/duration.Seconds())
+	if e := firstErr.Load(); e != nil {
+		fmt.Println("first error:", e)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "missionload:", err)
+		os.Exit(1)
+	}
+}
