@@ -96,7 +96,7 @@ func workload(ctx context.Context, d *db.DB, n int) (time.Duration, time.Duratio
 		check(d.Read.Select("COUNT(*)").From("audit_events").WithContext(ctx).Row(&total))
 		var items []row
 		check(d.Read.Select("id", "at", "action", "details").From("audit_events").
-			OrderBy("at DESC", "id DESC").Limit(200).Offset(int64(page*200)).WithContext(ctx).All(&items))
+			OrderBy("at DESC", "id DESC").Limit(200).Offset(int64(page * 200)).WithContext(ctx).All(&items))
 		seen += len(items)
 		if len(items) < 200 {
 			break
