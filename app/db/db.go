@@ -35,6 +35,7 @@ type dialect struct {
 	// afterMigrate checks integrity after migrations ran (SQLite: foreign_key_check).
 	afterMigrate func(ctx context.Context, c *sql.DB) error
 	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
+	tableCount   string // SQL counting the application's tables
 }
 
 var dialects = map[string]dialect{}
@@ -129,6 +130,14 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 // Catalog introspects the schema: tables, columns, keys, checks, indexes.
 func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 	return d.dialect.catalog(ctx, d.read)
+}
+
+// TableCount counts the application's tables (schema_migrations excluded)
+// with one cheap query.
+func (d *DB) TableCount(ctx context.Context) (int, error) {
+	var n int
+	err := d.read.QueryRowContext(ctx, d.dialect.tableCount).Scan(&n)
+	return n, err
 }
 
 // SQL gives the raw read pool, for tests and diagnostics.

@@ -45,6 +45,8 @@ func init() {
 			return mpgx.WithInstance(c, &mpgx.Config{})
 		},
 		catalog: pgCatalog,
+		tableCount: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()
+			AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'`,
 	})
 }
 

@@ -43,6 +43,8 @@ func init() {
 		},
 		afterMigrate: sqliteForeignKeyCheck,
 		catalog:      sqliteCatalog,
+		tableCount: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'
+			AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'`,
 	})
 }
 

@@ -66,7 +66,7 @@ type DBStatus struct {
 // Database checks the database with a short deadline. An outage is reported
 // in the result (Reachable false), not as an error.
 func Database(ctx context.Context, d *db.DB) DBStatus {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st := DBStatus{Driver: d.Driver()}
 	if err := d.Ping(ctx); err != nil {
@@ -78,7 +78,7 @@ func Database(ctx context.Context, d *db.DB) DBStatus {
 		st.Error = "cannot read the migration state"
 		return st
 	}
-	cat, err := d.Catalog(ctx)
+	tables, err := d.TableCount(ctx)
 	if err != nil {
 		st.Error = "cannot read the schema"
 		return st
@@ -87,6 +87,6 @@ func Database(ctx context.Context, d *db.DB) DBStatus {
 	st.MigrationVersion = ms.Version
 	st.LatestVersion = ms.Latest
 	st.Dirty = ms.Dirty
-	st.TableCount = len(cat.Tables)
+	st.TableCount = tables
 	return st
 }
