@@ -98,10 +98,15 @@ func TestParseGzipAndHashes(t *testing.T) {
 	assert.Equal(t, a.Techniques, b.Techniques)
 }
 
-func TestParseFullAndCoreAgree(t *testing.T) {
-	if testing.Short() {
-		t.Skip("45 MB bundle")
+func skipFull(t *testing.T) {
+	t.Helper()
+	if testing.Short() || raceEnabled {
+		t.Skip("45 MB bundle: runs without -short and -race")
 	}
+}
+
+func TestParseFullAndCoreAgree(t *testing.T) {
+	skipFull(t)
 	full := parseFile(t, "enterprise-attack.json.gz")
 	core := parseFile(t, "enterprise-attack-core.json.gz")
 	assert.Equal(t, "6efa25666ac16af7c36ba175635c82e670e5843be5eb61348ec41df0f38ada5f", full.SHA256)

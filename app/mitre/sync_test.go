@@ -166,9 +166,7 @@ func TestResyncIsNoOp(t *testing.T) {
 }
 
 func TestSmallOverFullFlagsVanishedAndKeepsTags(t *testing.T) {
-	if testing.Short() {
-		t.Skip("full bundle")
-	}
+	skipFull(t)
 	t.Parallel()
 	s, d := newSvc(t)
 	ctx := context.Background()
@@ -232,9 +230,7 @@ func TestSmallOverFullFlagsVanishedAndKeepsTags(t *testing.T) {
 }
 
 func TestFullAndCoreGiveSameCatalogue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("full bundle")
-	}
+	skipFull(t)
 	t.Parallel()
 	a, _ := newSvc(t)
 	b, _ := newSvc(t)

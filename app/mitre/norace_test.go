@@ -1,0 +1,5 @@
+//go:build !race
+
+package mitre
+
+const raceEnabled = false
