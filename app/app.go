@@ -18,6 +18,7 @@ import (
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
+	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
@@ -42,6 +43,7 @@ func commands() []command {
 		{"serve", "run the web server (the default when no command is given)", runServe},
 		{"migrate", "migrate the database schema: up | down N | version | force V", runMigrate},
 		{"mitre", "import the MITRE ATT&CK catalogue: sync --source FILE|URL [--sha256 H] [--allow-unverified]", runMitre},
+		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
@@ -193,8 +195,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	mitreSvc := mitre.New(mitre.Options{DB: d})
 	tplSvc := templates.New(d, mitreSvc)
+	missionSvc := missions.New(d, tplSvc, mitreSvc)
+	evidenceSvc, err := evidence.New(evidence.Options{DB: d, Missions: missionSvc, Limits: authSvc, DataDir: cfg.DataDir})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitreSvc, Templates: tplSvc,
-		Missions: missions.New(d, tplSvc, mitreSvc), Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+		Missions: missionSvc, Evidence: evidenceSvc, DataDir: cfg.DataDir, Assets: assets.FS(), Version: version,
+		EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

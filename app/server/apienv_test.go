@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
@@ -51,7 +52,11 @@ func newAPIEnv(t *testing.T, opts ...func(*Options)) *apiEnv {
 	e.auth = a
 	m := mitre.New(mitre.Options{DB: e.db})
 	tp := templates.New(e.db, m)
-	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: tp, Missions: missions.New(e.db, tp, m), Assets: testAssets, Version: "test"}
+	ms := missions.New(e.db, tp, m)
+	ev, err := evidence.New(evidence.Options{DB: e.db, Missions: ms, Limits: a, DataDir: e.dataDir})
+	require.NoError(t, err)
+	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: tp, Missions: ms, Evidence: ev, DataDir: e.dataDir,
+		Assets: testAssets, Version: "test"}
 	for _, f := range opts {
 		f(&o)
 	}

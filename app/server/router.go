@@ -45,9 +45,13 @@ func (s *Server) apiRoutes() []Route {
 	}
 	rs = append(rs, s.mitreRoutes()...)
 	rs = append(rs, s.templateRoutes()...)
+	rs = append(rs, s.libraryRoutes()...)
 	rs = append(rs, s.missionRoutes()...)
+	rs = append(rs, s.evidenceRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
+	rs = append(rs, s.notificationRoutes()...)
+	rs = append(rs, s.levelRoutes()...)
 	if s.opts.EnableReset {
 		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset})
 	}
@@ -70,7 +74,7 @@ func (s *Server) buildRouter() http.Handler {
 		if limit == 0 {
 			limit = DefaultBodyLimit
 		}
-		g.Handle(rt.Method, rt.Path, limitBody(limit, s.guard(rt, rt.h)))
+		g.Handle(rt.Method, rt.Path, limitBody(limit, s.acceptQueryToken(rt, s.guard(rt, rt.h))))
 	}
 	spa := bunrouter.New(
 		bunrouter.Use(rootMiddleware()...),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
@@ -27,7 +28,9 @@ type Options struct {
 	Mitre       *mitre.Service
 	Templates   *templates.Service
 	Missions    *missions.Service
-	Assets      fs.FS // the built SPA (assets/dist)
+	Evidence    *evidence.Service
+	DataDir     string // evidence, keys, backups live here
+	Assets      fs.FS  // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool
 }
@@ -66,6 +69,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		// abort in-flight queries instead of letting them finish.
 		BaseContext: func(net.Listener) context.Context { return context.Background() },
 	}
+	// Long-lived streams (notifications) end when shutdown starts.
+	srv.RegisterOnShutdown(s.closeStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -4,12 +4,12 @@
  * The binary is $PURPLEBOOK_BIN, else built with `CGO_ENABLED=0 go build` from
  * the repository root (the parent of assets/). Waits until GET /api/v1/health
  * answers 200 (30 s), showing the server's output if it does not.
- * Then creates the first admin through POST /api/v1/setup (see createAdmin).
+ * Then creates the first admin through POST /api/v1/setup (see setupAdmin).
  * With $PURPLEBOOK_E2E_URL set, no server is started and that URL is tested
  * (give its admin in PURPLEBOOK_E2E_ADMIN_EMAIL / PURPLEBOOK_E2E_ADMIN_PASSWORD).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FullConfig } from '@playwright/test';
 import { STATE_ENV, type ServerState } from './server-state';
+import { createAdmin } from './accounts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -74,22 +75,13 @@ async function waitForHealth(baseURL: string, child: ChildProcess, output: () =>
  * First-run setup through the API, as the setup screen does: the one-time
  * token from <data-dir>/setup-token creates the first admin, whose
  * credentials the tests use (PURPLEBOOK_E2E_ADMIN_EMAIL / _PASSWORD).
- * Skipped for a server without accounts (GET /setup → 404).
+ * Skipped for a server without accounts (GET /setup → 404). The same
+ * helper (e2e/accounts.ts) restores this admin after a spec resets the instance.
  */
-async function createAdmin(baseURL: string, dataDir: string): Promise<void> {
-  const res = await fetch(`${baseURL}/api/v1/setup`);
-  if (res.status === 404) return;
-  const { needed } = (await res.json()) as { needed: boolean };
-  if (!needed) throw new Error('e2e: a fresh data dir should need setup');
-  const token = readFileSync(path.join(dataDir, 'setup-token'), 'utf8').trim();
+async function setupAdmin(baseURL: string, dataDir: string): Promise<void> {
   const email = 'admin@example.org';
   const password = `e2e-${randomBytes(12).toString('hex')}`;
-  const setup = await fetch(`${baseURL}/api/v1/setup`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ token, email, name: 'E2E Admin', password }),
-  });
-  if (setup.status !== 201) throw new Error(`e2e: POST /api/v1/setup answered ${setup.status}: ${await setup.text()}`);
+  if (!(await createAdmin(baseURL, dataDir, { email, name: 'E2E Admin', password }))) return;
   process.env.PURPLEBOOK_E2E_ADMIN_EMAIL = email;
   process.env.PURPLEBOOK_E2E_ADMIN_PASSWORD = password;
 }
@@ -138,10 +130,11 @@ export default async function globalSetup(_config: FullConfig): Promise<void> {
 
   state.pid = child.pid ?? null;
   state.baseURL = baseURL;
+  state.dataDir = dataDir;
   writeFileSync(stateFile, JSON.stringify(state));
 
   await waitForHealth(baseURL, child, () => output);
-  await createAdmin(baseURL, dataDir);
+  await setupAdmin(baseURL, dataDir);
   process.env.PURPLEBOOK_E2E_BASE_URL = baseURL;
   console.log(`e2e: server ready at ${baseURL} (data dir ${dataDir})`);
 }

@@ -1,9 +1,11 @@
-/** What global-setup hands to global-teardown (same process; also written to a file). */
+/** What global-setup hands to global-teardown and the specs (same process; also written to a file, path in STATE_ENV). */
 export interface ServerState {
   tmpDir: string;
   pid: number | null;
   baseURL: string;
   logFile: string;
+  /** The server's --data-dir (setup-token lives there). */
+  dataDir?: string;
 }
 
 export const STATE_ENV = 'PURPLEBOOK_E2E_STATE';

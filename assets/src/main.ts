@@ -6,12 +6,12 @@ import { router } from './lib/router/router.svelte';
 import { routes } from './routes';
 import { theme } from './lib/theme.svelte';
 import { serverInfo } from './lib/server.svelte';
-import { session } from './lib/session.svelte';
+import { installAuth, startAuth } from './lib/authflow';
 
 theme.init();
-session.install();
-void session.refresh(); // restores a session from the refresh cookie, if any
+installAuth(); // route guard: setup, sign-in, ?next=
 router.start(routes);
+void startAuth(); // setup state, then the session from the refresh cookie, if any
 void serverInfo.refresh();
 
 const target = document.getElementById('app');

@@ -6,6 +6,14 @@
  */
 import type { Component } from 'svelte';
 import HomeIcon from './icons/HomeIcon.svelte';
+import GridIcon from './icons/GridIcon.svelte';
+import UsersIcon from './icons/UsersIcon.svelte';
+import ShieldIcon from './icons/ShieldIcon.svelte';
+import UserPlusIcon from './icons/UserPlusIcon.svelte';
+import ClipboardListIcon from './icons/ClipboardListIcon.svelte';
+import TargetIcon from './icons/TargetIcon.svelte';
+import BookIcon from './icons/BookIcon.svelte';
+import LayersIcon from './icons/LayersIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -19,10 +27,14 @@ export interface NavItem {
 
 export const navItems: NavItem[] = [
   { href: '/', label: 'Home', icon: HomeIcon, exact: true },
-  // { href: '/attack', label: 'ATT&CK', icon: GridIcon, section: 'Library' },
-  // { href: '/library', label: 'Templates', icon: BookIcon, section: 'Library' },
-  // { href: '/missions', label: 'Missions', icon: TargetIcon, section: 'Engagements' },
-  // { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
+  { href: '/attack', label: 'ATT&CK', icon: GridIcon, section: 'Library' },
+  { href: '/library', label: 'Test templates', icon: BookIcon, exact: true, section: 'Library', perm: 'test_template.read' },
+  { href: '/library/scenarios', label: 'Scenarios', icon: LayersIcon, section: 'Library', perm: 'scenario_template.read' },
+  { href: '/missions', label: 'Missions', icon: TargetIcon, section: 'Engagements', perm: 'mission.read' },
+  { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
+  { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
+  { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
+  { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
 ];
 
 /** Groups items by section, keeping first-appearance order. */

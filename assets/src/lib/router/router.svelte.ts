@@ -12,10 +12,14 @@ import type { Component } from 'svelte';
 import { createMatcher, parseLocation, shouldIntercept, type Params } from './match';
 
 export interface RouteMeta {
-  /** Needs a signed-in user (enforced by a guard added with auth). */
+  /** Needs a signed-in user (enforced by the auth guard, lib/authflow.ts). */
   auth?: boolean;
-  /** Permission the user must hold (DESIGN §3 permission strings). */
+  /** Permission the user must hold (DESIGN §3 permission strings); RouteView shows a message without it. */
   perm?: string;
+  /** Only for signed-out users (the login page); signed-in users go on to ?next=. */
+  guest?: boolean;
+  /** 'bare': rendered without the navigation, centred (sign-in, setup, invitation). */
+  layout?: 'bare';
 }
 
 // Route components take no required props; params are read from `router.params`.
@@ -97,6 +101,23 @@ class Router {
 
   back() {
     history.back();
+  }
+
+  /**
+   * Runs the guards again for the current location (after sign-in, sign-out
+   * or a permission change) and follows a redirect if one answers; otherwise
+   * nothing happens (no history entry, no scroll).
+   */
+  recheck() {
+    if (!this.#started) return;
+    const here = this.#resolveLocation(this.#fromWindow());
+    for (const guard of this.#guards) {
+      const redirect = guard(here);
+      if (redirect) {
+        this.#apply(parseLocation(redirect), 'replace', true);
+        return;
+      }
+    }
   }
 
   /** True when the current path is `href` or below it (for nav highlighting). */

@@ -1,0 +1,167 @@
+/**
+ * Form helpers of the accounts screens: client-side checks that mirror the
+ * server's rules (so users learn early; the server stays the authority and
+ * its field errors are shown as they come), password strength hints, and the
+ * wording of field errors. Pure: unit tested in forms.test.ts.
+ */
+import { ApiError } from './api';
+
+/** Mirrors the server: 12 to 256 characters (app/auth/password.go). */
+export const MIN_PASSWORD_LENGTH = 12;
+export const MAX_PASSWORD_LENGTH = 256;
+
+export type FieldErrors = Record<string, string>;
+
+export interface PasswordHint {
+  id: 'length' | 'variety' | 'personal' | 'strong';
+  ok: boolean;
+  text: string;
+}
+
+function chars(s: string): string[] {
+  return Array.from(s);
+}
+
+/** Words of the email's local part and of the name that a password should not be built on. */
+function contextWords(context: readonly (string | null | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const c of context) {
+    let w = (c ?? '').trim().toLowerCase();
+    const at = w.indexOf('@');
+    if (at >= 0) w = w.slice(0, at);
+    if (w.length >= 4) out.push(w);
+  }
+  return out;
+}
+
+/**
+ * Hints shown under a new-password field while typing. The first three
+ * follow the server's rules (length, not repetitive, not the user's name or
+ * email); the last one is advice (a longer passphrase), never a requirement.
+ */
+export function passwordHints(pw: string, context: readonly (string | null | undefined)[] = []): PasswordHint[] {
+  const n = chars(pw).length;
+  const lower = pw.toLowerCase();
+  const distinct = new Set(chars(lower)).size;
+  const personal = contextWords(context).some((w) => lower.includes(w) && lower.length - w.length < 6);
+  return [
+    { id: 'length', ok: n >= MIN_PASSWORD_LENGTH && n <= MAX_PASSWORD_LENGTH, text: `At least ${MIN_PASSWORD_LENGTH} characters` },
+    { id: 'variety', ok: n > 0 && distinct >= 4, text: 'Not one character repeated' },
+    { id: 'personal', ok: n > 0 && !personal, text: 'Not your name or email' },
+    { id: 'strong', ok: n >= 16 && distinct >= 8, text: 'Stronger: 16 or more characters, e.g. a few unrelated words' },
+  ];
+}
+
+/** 0–4 for a meter: how many of the hints hold (the advice counts as one). */
+export function passwordScore(pw: string, context: readonly (string | null | undefined)[] = []): number {
+  if (!pw) return 0;
+  return passwordHints(pw, context).filter((h) => h.ok).length;
+}
+
+/** The first problem with a new password that the client can see, or "" (the server also checks a list of common passwords). */
+export function passwordProblem(pw: string, context: readonly (string | null | undefined)[] = []): string {
+  const n = chars(pw).length;
+  if (n === 0) return 'Enter a password.';
+  if (n < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+  if (n > MAX_PASSWORD_LENGTH) return `Use at most ${MAX_PASSWORD_LENGTH} characters.`;
+  const hints = passwordHints(pw, context);
+  if (!hints.find((h) => h.id === 'variety')!.ok) return 'This password is too repetitive; choose another.';
+  if (!hints.find((h) => h.id === 'personal')!.ok) return 'This password is too close to your name or email.';
+  return '';
+}
+
+/** Mirrors the server's email check (app/auth/service.go ValidateEmail); "" when fine. */
+export function emailProblem(email: string): string {
+  const e = email.trim();
+  if (e === '') return 'Enter an email address.';
+  if (e.length > 254) return 'Use at most 254 characters.';
+  const at = e.indexOf('@');
+  if (at <= 0 || at === e.length - 1 || e.indexOf('@', at + 1) >= 0 || /[\s<>"(),;:\\[\]]/.test(e)) {
+    return 'Enter an email address like name@example.com.';
+  }
+  return '';
+}
+
+/** Mirrors the server's name check (ValidateName); "" when fine. */
+export function nameProblem(name: string, what = 'a name'): string {
+  const n = name.trim();
+  if (n === '') return `Enter ${what}.`;
+  if (chars(n).length > 200) return 'Use at most 200 characters.';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(n)) return 'Remove the control characters.';
+  return '';
+}
+
+/** A TOTP code is six digits; spaces and dashes are ignored. */
+export function normalizeCode(code: string): string {
+  return code.replace(/[\s-]/g, '');
+}
+
+export function isTotpCode(code: string): boolean {
+  return /^\d{6}$/.test(normalizeCode(code));
+}
+
+const VERB_START = /^(is|are|was|were|must|has|have|should|does|do|cannot|can't|may|needs?|already)\b/;
+
+/**
+ * Turns a server field problem into a sentence for the field:
+ * ("Password", "must be at least 12 characters") → "Password must be at least 12 characters.".
+ * A problem that is already a sentence is kept (with a capital and a full stop).
+ */
+export function fieldSentence(label: string, problem: string): string {
+  const p = problem.trim();
+  if (!p) return '';
+  const body = VERB_START.test(p) ? `${label} ${p}` : p.charAt(0).toUpperCase() + p.slice(1);
+  return /[.!?]$/.test(body) ? body : `${body}.`;
+}
+
+/**
+ * The inline errors of a failed request: the server's field errors, worded
+ * with the fields' labels; keys without a label are kept under their name.
+ */
+export function serverFieldErrors(err: unknown, labels: Record<string, string>): FieldErrors {
+  if (!(err instanceof ApiError)) return {};
+  const out: FieldErrors = {};
+  for (const [k, v] of Object.entries(err.fieldErrors)) {
+    out[k] = fieldSentence(labels[k] ?? humanize(k), v);
+  }
+  return out;
+}
+
+/** "expires_in_days" → "Expires in days". */
+export function humanize(key: string): string {
+  const s = key.replace(/_/g, ' ').trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** True when no field has an error. */
+export function noErrors(errors: FieldErrors): boolean {
+  return Object.values(errors).every((v) => !v);
+}
+
+/** Seconds to wait from a 429 (details.retry_after_seconds), else null. */
+export function retryAfterSeconds(err: unknown): number | null {
+  if (!(err instanceof ApiError) || err.status !== 429) return null;
+  const v = err.details.retry_after_seconds;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  return Number.isFinite(n) && n > 0 ? Math.ceil(n) : null;
+}
+
+/** "42 s", "2 min 5 s". */
+export function formatWait(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  const r = s % 60;
+  return r ? `${m} min ${r} s` : `${m} min`;
+}
+
+/**
+ * For a form's `oninput`: the field being edited loses its error (fields carry
+ * their error key as `name`), so a stale message does not sit under a
+ * corrected value. <form oninput={(e) => clearFieldError(errors, e)}>
+ */
+export function clearFieldError(errors: FieldErrors, e: Event): void {
+  const name = (e.target as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name && errors[name]) delete errors[name];
+}
