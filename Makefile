@@ -78,6 +78,7 @@ test-pg:
 ## fuzz: a few seconds per fuzz target (the corpus seeds run in test-go too).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
+	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
 
 check-dist:
 	@if [ -d assets/node_modules ]; then bash assets/scripts/check-dist.sh; \
