@@ -108,6 +108,19 @@ func orNone(r string) string {
 	return r
 }
 
+// planning loads a mission for a planning change: mission.update, the lead
+// role, and a mission that is not archived.
+func (s *Service) planning(ctx context.Context, tx *dbx.Tx, c Caller, missionID string) (access, error) {
+	a, err := s.load(ctx, tx, c, missionID)
+	if err != nil {
+		return a, err
+	}
+	if err := need(c, a, "mission.update", RoleLead); err != nil {
+		return a, err
+	}
+	return a, writable(a)
+}
+
 // writable refuses changes to archived missions.
 func writable(a access) error {
 	if a.mission.Status == StatusArchived {
@@ -613,14 +626,8 @@ type CategoryInput struct {
 func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id string, in CategoryInput) (Category, error) {
 	var out Category
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
+		_, err := s.planning(ctx, tx, c, missionID)
 		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
 			return err
 		}
 		cur := Category{}
@@ -690,14 +697,7 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 // DeleteCategory soft-deletes a category; its tests become uncategorised.
 func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if !db.ValidID(id) {

@@ -226,14 +226,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		}
 	}
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if err := s.db.LockForUpdate(ctx, tx, "missions", missionID); err != nil {
@@ -313,14 +306,7 @@ func (s *Service) Scenarios(ctx context.Context, c Caller, missionID string) ([]
 // DeleteScenario soft-deletes a mission scenario and its tests.
 func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scenarioID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if !db.ValidID(scenarioID) {
@@ -383,14 +369,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 	}
 	var id string
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if err := s.db.LockForUpdate(ctx, tx, "missions", missionID); err != nil {
@@ -657,14 +636,7 @@ func (s *Service) Writable(ctx context.Context, c Caller, missionID string) erro
 // (negative, then final), so the unique key never sees a duplicate.
 func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, ids []string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if err := s.db.LockForUpdate(ctx, tx, "missions", missionID); err != nil {
@@ -725,14 +697,7 @@ func truncate(s string, n int) string {
 // DeleteTest soft-deletes a test.
 func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		a, err := s.load(ctx, tx, c, missionID)
-		if err != nil {
-			return err
-		}
-		if err := need(c, a, "mission.update", RoleLead); err != nil {
-			return err
-		}
-		if err := writable(a); err != nil {
+		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		r, err := s.getTestRow(ctx, tx, missionID, testID)
