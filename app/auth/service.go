@@ -21,6 +21,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/settings"
 )
 
 // AdminsGroupID is the seeded Admins group (every permission).
@@ -43,6 +44,7 @@ type Options struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Now        func() time.Time
+	Settings   *settings.Service // require_mfa; nil = one on DB with Now
 }
 
 // Service is the accounts-and-access capability.
@@ -55,6 +57,7 @@ type Service struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	throttle   *throttle
+	settings   *settings.Service
 
 	setupMu   sync.Mutex
 	setupHash string // sha256 of the current one-time setup token
@@ -89,8 +92,11 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Settings == nil {
+		o.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
+	}
 	return &Service{db: o.DB, signer: signer, dataDir: o.DataDir, argon: o.Argon2,
-		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now)}, nil
+		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now), settings: o.Settings}, nil
 }
 
 // Meta is what the HTTP layer knows about a request, for audit and throttling.

@@ -15,8 +15,10 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -25,6 +27,8 @@ type Options struct {
 	DB        *db.DB
 	Templates *templates.Service // tests are copied from templates and scenarios
 	Mitre     *mitre.Service     // the board's tactic filter
+	Levels    *levels.Service    // the detection-level vocabulary outcomes use
+	Settings  *settings.Service  // the security controls tests are assessed against
 	Notify    *notify.Service    // tells the other side about state changes
 	Now       func() time.Time   // nil = time.Now
 }
@@ -34,6 +38,8 @@ type Service struct {
 	db        *db.DB
 	templates *templates.Service
 	mitre     *mitre.Service
+	levels    *levels.Service
+	settings  *settings.Service
 	notify    *notify.Service
 	now       func() time.Time
 }
@@ -43,7 +49,8 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: o.DB, templates: o.Templates, mitre: o.Mitre, notify: o.Notify, now: o.Now}
+	return &Service{db: o.DB, templates: o.Templates, mitre: o.Mitre, levels: o.Levels, settings: o.Settings,
+		notify: o.Notify, now: o.Now}
 }
 
 // nowTime is the service clock's current time as the database keeps it.

@@ -351,23 +351,10 @@ func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
 	return nil
 }
 
-// Controls returns the configured security controls (setting security_controls).
-func (s *Service) Controls(ctx context.Context, b dbx.Builder) ([]string, error) {
-	var raw string
-	if err := b.Select("value").From("settings").Where(dbx.HashExp{"key": "security_controls"}).WithContext(ctx).Row(&raw); err != nil {
-		return []string{"EDR", "SIEM", "AV", "Firewall", "Mail gateway", "Web proxy", "DLP"}, nil
-	}
-	var cs []string
-	if err := json.Unmarshal([]byte(raw), &cs); err != nil {
-		return nil, fmt.Errorf("missions: security_controls setting: %w", err)
-	}
-	return cs, nil
-}
-
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
 func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {
-	controls, err := s.Controls(ctx, tx)
+	controls, err := s.settings.SecurityControls(ctx)
 	if err != nil {
 		return err
 	}
