@@ -122,6 +122,19 @@ func list(ctx context.Context, b dbx.Builder) ([]Level, error) {
 // List returns every level in rank order (best first).
 func (s *Service) List(ctx context.Context) ([]Level, error) { return list(ctx, s.db.Read) }
 
+// Ranked returns every level in rank order without the usage counts
+// (InUse is 0), read through b: the caller's transaction when it derives
+// outcomes from the ranks it then stores, else a pool. It is the cheap
+// read that boards and outcome writes use.
+func (s *Service) Ranked(ctx context.Context, b dbx.Builder) ([]Level, error) {
+	var ls []Level
+	if err := b.NewQuery(`SELECT l.id, l.key, l.name, l.description, l.rank, l.color, l.counts_as_detected, l.is_system,
+		l.created_at, l.updated_at, 0 AS in_use FROM detection_levels l ORDER BY l.rank`).WithContext(ctx).All(&ls); err != nil {
+		return nil, fmt.Errorf("levels: ranked: %w", err)
+	}
+	return ls, nil
+}
+
 // Get returns one level; a malformed id is not found.
 func (s *Service) Get(ctx context.Context, id string) (Level, error) { return get(ctx, s.db.Read, id) }
 

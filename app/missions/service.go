@@ -320,22 +320,28 @@ func (s *Service) withProgress(ctx context.Context, rows []missionRow, roles map
 	var counts []struct {
 		MissionID string  `db:"mission_id"`
 		State     string  `db:"state"`
-		Level     *string `db:"level_key"`
+		LevelID   *string `db:"outcome_level_id"`
 		N         int     `db:"n"`
 	}
-	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, l.key AS level_key, COUNT(*) AS n
-		FROM mission_tests t LEFT JOIN detection_levels l ON l.id = t.outcome_level_id
+	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, t.outcome_level_id, COUNT(*) AS n
+		FROM mission_tests t
 		WHERE t.deleted_at IS NULL AND t.mission_id IN (` + placeholders(len(ids)) + `)
-		GROUP BY t.mission_id, t.state, l.key`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
+		GROUP BY t.mission_id, t.state, t.outcome_level_id`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
 	if err != nil {
 		return nil, fmt.Errorf("missions: progress: %w", err)
+	}
+	lv, err := s.levelsByID(ctx, s.db.Read)
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range counts {
 		p := &out[idx[c.MissionID]].Progress
 		p.Total += c.N
 		p.ByState[c.State] += c.N
-		if c.Level != nil {
-			p.Outcomes[*c.Level] += c.N
+		if c.LevelID != nil {
+			if l, ok := lv[*c.LevelID]; ok {
+				p.Outcomes[l.Key] += c.N
+			}
 		}
 	}
 	return out, nil

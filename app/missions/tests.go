@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -82,6 +84,7 @@ func prefixed(p string, cols []string) []string {
 }
 
 func (r testRow) test(levels map[string]Level) Test {
+	// The times to detect are set by render, which has the outcomes.
 	t := Test{ID: r.ID, MissionID: r.MissionID, MissionScenarioID: r.MissionScenarioID, TestTemplateID: r.TestTemplateID,
 		CategoryID: r.CategoryID, Position: r.Position, Name: r.Name, Description: r.Description, Objective: r.Objective,
 		Executor: r.Executor, CommandTemplate: r.CommandTemplate, CleanupCommand: r.CleanupCommand,
@@ -100,30 +103,40 @@ func (r testRow) test(levels map[string]Level) Test {
 			t.Outcome = &l
 		}
 	}
-	if r.DetectedAt != nil && r.ExecutedAt != nil {
-		if start := r.ExecutedAt; start != nil {
-			secs := r.DetectedAt.Sub(start.Time).Seconds()
-			if secs < 0 {
-				secs = 0
-			}
-			t.TimeToDetectSeconds = &secs
-		}
-	}
 	return t
 }
 
-// Levels returns the detection levels by id.
-func (s *Service) Levels(ctx context.Context, b dbx.Builder) (map[string]Level, error) {
-	var ls []Level
-	if err := b.Select("id", "key", "name", "rank", "color", "counts_as_detected").From("detection_levels").
-		WithContext(ctx).All(&ls); err != nil {
-		return nil, fmt.Errorf("missions: levels: %w", err)
+// levelsByID returns the detection levels (from the levels service) by id,
+// read through b.
+func (s *Service) levelsByID(ctx context.Context, b dbx.Builder) (map[string]Level, error) {
+	ls, err := s.levels.Ranked(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("missions: %w", err)
 	}
 	m := make(map[string]Level, len(ls))
 	for _, l := range ls {
-		m[l.ID] = l
+		m[l.ID] = Level{ID: l.ID, Key: l.Key, Name: l.Name, Rank: l.Rank, Color: l.Color, CountsAsDetected: l.CountsAsDetected}
 	}
 	return m, nil
+}
+
+// derive applies levels.Derive to a test's outcomes.
+func derive(r testRow, os []Outcome) levels.Derived {
+	cs := make([]levels.Control, len(os))
+	for i, o := range os {
+		cs[i] = levels.Control{LevelID: o.Level.ID, Rank: o.Level.Rank, CountsAsDetected: o.Level.CountsAsDetected,
+			LoggedAt: db.TimePtr(o.LoggedAt), AlertedAt: db.TimePtr(o.AlertedAt), PreventedAt: db.TimePtr(o.PreventedAt)}
+	}
+	return levels.Derive(db.TimePtr(r.StartedAt), db.TimePtr(r.ExecutedAt), cs)
+}
+
+// seconds is d in seconds (nil stays nil).
+func seconds(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	v := d.Seconds()
+	return &v
 }
 
 func errNoTest() error {
@@ -496,21 +509,21 @@ func (s *Service) Tests(ctx context.Context, c Caller, missionID string, p TestL
 	return db.NewPage(items, total, p.PageParams), nil
 }
 
-// render turns rows into tests with tags, outcome and evidence counts
-// (and per-control outcomes when detail is true).
+// render turns rows into tests with tags, outcome, times to detect and
+// evidence counts (and per-control outcomes when detail is true).
 func (s *Service) render(ctx context.Context, b dbx.Builder, rows []testRow, detail bool) ([]Test, error) {
 	out := make([]Test, len(rows))
 	if len(rows) == 0 {
 		return out, nil
 	}
-	levels, err := s.Levels(ctx, b)
+	lv, err := s.levelsByID(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]any, len(rows))
 	idx := map[string]int{}
 	for i, r := range rows {
-		out[i] = r.test(levels)
+		out[i] = r.test(lv)
 		ids[i] = r.ID
 		idx[r.ID] = i
 	}
@@ -534,17 +547,24 @@ func (s *Service) render(ctx context.Context, b dbx.Builder, rows []testRow, det
 	for _, e := range ev {
 		out[idx[e.TestID]].EvidenceCount = e.N
 	}
-	if detail {
-		os, err := s.outcomes(ctx, b, ids, levels)
-		if err != nil {
-			return nil, err
+	os, err := s.outcomes(ctx, b, ids, lv)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rows {
+		list := os[r.ID]
+		d := derive(r, list)
+		t := &out[i]
+		for j := range list {
+			ct := d.Controls[j]
+			list[j].TimeToLogS, list[j].TimeToAlertS, list[j].TimeToPreventS = seconds(ct.ToLog), seconds(ct.ToAlert), seconds(ct.ToPrevent)
 		}
-		for id, list := range os {
-			out[idx[id]].Outcomes = list
-		}
-		for i := range out {
-			if out[i].Outcomes == nil {
-				out[i].Outcomes = []Outcome{}
+		t.TimeToLogS, t.TimeToAlertS, t.TimeToPreventS = seconds(d.Overall.ToLog), seconds(d.Overall.ToAlert), seconds(d.Overall.ToPrevent)
+		t.TimeToDetectSeconds = seconds(d.ToDetect)
+		if detail {
+			t.Outcomes = list
+			if t.Outcomes == nil {
+				t.Outcomes = []Outcome{}
 			}
 		}
 	}
@@ -565,7 +585,7 @@ type outcomeRow struct {
 	UpdatedAt   db.Time  `db:"updated_at"`
 }
 
-func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, levels map[string]Level) (map[string][]Outcome, error) {
+func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, lv map[string]Level) (map[string][]Outcome, error) {
 	var rows []outcomeRow
 	if err := b.Select("mission_test_id", "control", "expected", "detection_level_id", "logged_at", "alerted_at", "prevented_at",
 		"alert_name", "notes", "assessed_by", "updated_at").From("mission_test_outcomes").Where(dbx.In("mission_test_id", ids...)).
@@ -574,7 +594,7 @@ func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, levels
 	}
 	out := map[string][]Outcome{}
 	for _, r := range rows {
-		out[r.TestID] = append(out[r.TestID], Outcome{Control: r.Control, Expected: r.Expected, Level: levels[r.LevelID],
+		out[r.TestID] = append(out[r.TestID], Outcome{Control: r.Control, Expected: r.Expected, Level: lv[r.LevelID],
 			LoggedAt: r.LoggedAt, AlertedAt: r.AlertedAt, PreventedAt: r.PreventedAt, AlertName: r.AlertName, Notes: r.Notes,
 			AssessedBy: r.AssessedBy, UpdatedAt: r.UpdatedAt})
 	}

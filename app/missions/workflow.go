@@ -358,12 +358,12 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 	if err != nil {
 		return err
 	}
-	levels, err := s.Levels(ctx, tx)
+	lv, err := s.levelsByID(ctx, tx)
 	if err != nil {
 		return err
 	}
 	byKey := map[string]Level{}
-	for _, l := range levels {
+	for _, l := range lv {
 		byKey[l.Key] = l
 		byKey[l.ID] = l
 	}
@@ -396,8 +396,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 		key, _ := in.DetectionLevel.Get()
 		level, ok := byKey[key]
 		if !ok {
-			keys := make([]string, 0, len(levels))
-			for _, l := range levels {
+			keys := make([]string, 0, len(lv))
+			for _, l := range lv {
 				keys = append(keys, l.Key)
 			}
 			sort.Strings(keys)
@@ -420,30 +420,20 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 	if err := inv.Err(); err != nil {
 		return err
 	}
-	// Derive: best rank wins; detection time is the earliest logged, alerted
-	// or prevented time of a control whose level counts as detected.
-	os, err := s.outcomes(ctx, tx, []any{r.ID}, levels)
+	// The derived outcome and detection time (levels.Derive) are cached on
+	// the test for boards and filters.
+	os, err := s.outcomes(ctx, tx, []any{r.ID}, lv)
 	if err != nil {
 		return err
 	}
+	d := derive(*r, os[r.ID])
 	r.OutcomeLevelID, r.DetectedAt = nil, nil
-	var best *Level
-	for _, o := range os[r.ID] {
-		l := o.Level
-		if best == nil || l.Rank < best.Rank {
-			best = &l
-		}
-		if l.CountsAsDetected {
-			for _, t := range []*db.Time{o.LoggedAt, o.AlertedAt, o.PreventedAt} {
-				if t != nil && (r.DetectedAt == nil || t.Before(r.DetectedAt.Time)) {
-					tt := *t
-					r.DetectedAt = &tt
-				}
-			}
-		}
+	if d.LevelID != "" {
+		r.OutcomeLevelID = &d.LevelID
 	}
-	if best != nil {
-		r.OutcomeLevelID = &best.ID
+	if d.DetectedAt != nil {
+		t := db.NewTime(*d.DetectedAt)
+		r.DetectedAt = &t
 	}
 	return nil
 }
