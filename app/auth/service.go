@@ -22,6 +22,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/settings"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // AdminsGroupID is the seeded Admins group (every permission).
@@ -322,7 +323,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	}
 	if !ok || u.Disabled {
 		s.throttle.fail(fold, m.IP)
-		details := map[string]any{"email": truncate(email, 320)}
+		details := map[string]any{"email": text.Truncate(email, 320)}
 		if ok && u.Disabled {
 			details["reason"] = "disabled"
 		}
@@ -348,16 +349,9 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	return LoginResult{Session: sess}, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // recordAnon writes an audit event for an unauthenticated action.
 func (s *Service) recordAnon(ctx context.Context, userID, label string, m Meta, action string, details map[string]any) error {
-	return audit.Record(ctx, s.db.Write, s.nowTime(), audit.Actor{UserID: userID, Label: truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
+	return audit.Record(ctx, s.db.Write, s.nowTime(), audit.Actor{UserID: userID, Label: text.Truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
 		audit.Event{Action: action, ObjectType: "user", ObjectID: userID, Details: details})
 }
 
@@ -399,7 +393,7 @@ func (s *Service) insertRefresh(ctx context.Context, tx *dbx.Tx, userID, session
 	_, err := tx.Insert("refresh_tokens", dbx.Params{
 		"id": db.NewID(), "user_id": userID, "session_id": sessionID, "family_id": familyID,
 		"token_hash": hashToken(token), "expires_at": db.NewTime(expires),
-		"user_agent": truncate(m.UserAgent, 512), "ip": truncate(m.IP, 64),
+		"user_agent": text.Truncate(m.UserAgent, 512), "ip": text.Truncate(m.IP, 64),
 		"created_at": db.NewTime(now), "updated_at": db.NewTime(now),
 	}).WithContext(ctx).Execute()
 	return token, expires, err
@@ -459,7 +453,7 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*Session, 
 			}
 			return audit.Record(ctx, tx, now, audit.Actor{UserID: rt.UserID, Label: "refresh token", IP: m.IP, RequestID: m.RequestID},
 				audit.Event{Action: "auth.refresh_reuse", ObjectType: "session", ObjectID: rt.SessionID,
-					Details: map[string]any{"family_id": rt.FamilyID, "user_agent": truncate(m.UserAgent, 200)}})
+					Details: map[string]any{"family_id": rt.FamilyID, "user_agent": text.Truncate(m.UserAgent, 200)}})
 		}
 		if !rt.ExpiresAt.After(now.Time) {
 			return errInvalidRefresh
@@ -817,7 +811,7 @@ func (s *Service) checkGroups(ctx context.Context, b dbx.Builder, ids []string) 
 	var inv apperr.Invalid
 	for _, id := range ids {
 		if !db.ValidID(id) {
-			inv.Add("group_ids", fmt.Sprintf("%q is not a group id", truncate(id, 64)))
+			inv.Add("group_ids", fmt.Sprintf("%q is not a group id", text.Truncate(id, 64)))
 			continue
 		}
 		var n int

@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // User is an account as administrators see it.
@@ -94,7 +95,7 @@ func orderBy(sorts map[string][2]string, sort, def string) (string, error) {
 		}
 		slices.Sort(keys)
 		return "", apperr.BadRequest("invalid_query", "Cannot sort by %q: use one of %s, optionally with a leading \"-\".",
-			truncate(sort, 64), strings.Join(keys, ", ")).WithDetails(map[string]any{"sort": "unknown sort key"})
+			text.Truncate(sort, 64), strings.Join(keys, ", ")).WithDetails(map[string]any{"sort": "unknown sort key"})
 	}
 	if desc {
 		return terms[1], nil

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
@@ -20,6 +19,7 @@ import (
 	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Options are the service's dependencies.
@@ -168,17 +168,6 @@ func checkDate(inv *apperr.Invalid, field string, v *string) {
 	}
 }
 
-func checkText(inv *apperr.Invalid, field, v string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		inv.Add(field, "is required")
-	case utf8.RuneCountInString(v) > max:
-		inv.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		inv.Add(field, "must be valid text")
-	}
-}
-
 func nilIfEmpty(s *string) any {
 	if s == nil || *s == "" {
 		return nil
@@ -190,8 +179,8 @@ func nilIfEmpty(s *string) any {
 func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Mission, error) {
 	var inv apperr.Invalid
 	in.Name = strings.TrimSpace(in.Name)
-	checkText(&inv, "name", in.Name, 200, true)
-	checkText(&inv, "description", in.Description, 20_000, false)
+	text.Check(&inv, "name", in.Name, 200, true)
+	text.Check(&inv, "description", in.Description, 20_000, false)
 	checkDate(&inv, "starts_on", in.StartsOn)
 	checkDate(&inv, "ends_on", in.EndsOn)
 	if in.StartsOn != nil && in.EndsOn != nil && *in.StartsOn != "" && *in.EndsOn != "" && *in.EndsOn < *in.StartsOn {
@@ -403,8 +392,8 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 				ends = &v
 			}
 		}
-		checkText(&inv, "name", name, 200, true)
-		checkText(&inv, "description", desc, 20_000, false)
+		text.Check(&inv, "name", name, 200, true)
+		text.Check(&inv, "description", desc, 20_000, false)
 		checkDate(&inv, "starts_on", starts)
 		checkDate(&inv, "ends_on", ends)
 		if starts != nil && ends != nil && *ends < *starts {
@@ -687,7 +676,7 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 			cur.Position = *in.Position
 		}
 		var inv apperr.Invalid
-		checkText(&inv, "name", cur.Name, 100, true)
+		text.Check(&inv, "name", cur.Name, 100, true)
 		if !reColor.MatchString(cur.Color) {
 			inv.Add("color", "must be a colour like #7c3aed, or empty")
 		}

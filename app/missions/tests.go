@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // MaxTestsPerMission bounds a mission.
@@ -677,7 +678,7 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 		for _, id := range ids {
 			if !liveSet[id] || seen[id] {
 				return &apperr.Invalid{Message: "test_ids must list every live test of the mission exactly once.",
-					Fields: map[string]string{"test_ids": fmt.Sprintf("%q is unknown or repeated", truncate(id, 40))}}
+					Fields: map[string]string{"test_ids": fmt.Sprintf("%q is unknown or repeated", text.Truncate(id, 40))}}
 			}
 			seen[id] = true
 		}
@@ -707,13 +708,6 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"before": live, "after": ids}})
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // DeleteTest soft-deletes a test.

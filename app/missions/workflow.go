@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // TestPatch is the flat body of PATCH /missions/{id}/tests/{tid}. Red fields
@@ -165,7 +166,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return
 			}
 			*dst = f.Or("")
-			checkText(&inv, field, *dst, max, false)
+			text.Check(&inv, field, *dst, max, false)
 		}
 		tm := func(f patch.Field[db.Time], dst **db.Time) {
 			if !f.Set {
@@ -214,7 +215,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		str(p.BlueNotes, &r.BlueNotes, "blue_notes", 20_000)
 		if p.Name.Set {
 			r.Name = strings.TrimSpace(p.Name.Or(""))
-			checkText(&inv, "name", r.Name, 200, true)
+			text.Check(&inv, "name", r.Name, 200, true)
 		}
 		str(p.Description, &r.Description, "description", 20_000)
 		str(p.Objective, &r.Objective, "objective", 20_000)
@@ -385,8 +386,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 			continue
 		}
 		seen[control] = true
-		checkText(&inv, field+".alert_name", in.AlertName, 500, false)
-		checkText(&inv, field+".notes", in.Notes, 20_000, false)
+		text.Check(&inv, field+".alert_name", in.AlertName, 500, false)
+		text.Check(&inv, field+".notes", in.Notes, 20_000, false)
 		if in.DetectionLevel.Set && in.DetectionLevel.Null {
 			if _, err := tx.Delete("mission_test_outcomes", dbx.HashExp{"mission_test_id": r.ID, "control": control}).WithContext(ctx).Execute(); err != nil {
 				return err
@@ -490,8 +491,8 @@ func rowMap(r testRow) map[string]any {
 }
 
 func short(v any) any {
-	if s, ok := v.(string); ok && len(s) > 500 {
-		return s[:500] + "…"
+	if s, ok := v.(string); ok {
+		return text.Ellipsis(s, 500)
 	}
 	return v
 }

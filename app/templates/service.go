@@ -17,6 +17,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Options are the service's dependencies.
@@ -60,17 +61,6 @@ var opsecLevels = map[string]bool{"low": true, "medium": true, "high": true}
 // ---------------------------------------------------------------------------
 // Validation and normalisation
 
-func checkText(inv *apperr.Invalid, field, v string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		inv.Add(field, "is required")
-	case utf8.RuneCountInString(v) > max:
-		inv.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		inv.Add(field, "must be valid text")
-	}
-}
-
 // cleanList trims, drops empties and duplicates (case-insensitively), keeps order.
 func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []string {
 	out := []string{}
@@ -100,14 +90,14 @@ func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []str
 func (in *Input) normalize() error {
 	var inv apperr.Invalid
 	in.Name = strings.TrimSpace(in.Name)
-	checkText(&inv, "name", in.Name, maxName, true)
-	checkText(&inv, "description", in.Description, maxText, false)
-	checkText(&inv, "objective", in.Objective, maxText, false)
-	checkText(&inv, "executor", in.Executor, 60, false)
-	checkText(&inv, "command", in.Command, maxCommand, false)
-	checkText(&inv, "cleanup_command", in.CleanupCommand, maxCommand, false)
-	checkText(&inv, "prerequisites_executor", in.PrerequisitesExecutor, 60, false)
-	checkText(&inv, "expected_detection", in.ExpectedDetection, maxText, false)
+	text.Check(&inv, "name", in.Name, maxName, true)
+	text.Check(&inv, "description", in.Description, maxText, false)
+	text.Check(&inv, "objective", in.Objective, maxText, false)
+	text.Check(&inv, "executor", in.Executor, 60, false)
+	text.Check(&inv, "command", in.Command, maxCommand, false)
+	text.Check(&inv, "cleanup_command", in.CleanupCommand, maxCommand, false)
+	text.Check(&inv, "prerequisites_executor", in.PrerequisitesExecutor, 60, false)
+	text.Check(&inv, "expected_detection", in.ExpectedDetection, maxText, false)
 	if in.OpsecLevel == "" {
 		in.OpsecLevel = "medium"
 	}
@@ -126,7 +116,7 @@ func (in *Input) normalize() error {
 		inv.Add("prerequisites", fmt.Sprintf("must have at most %d entries", maxArgs))
 	}
 	for _, p := range in.Prerequisites {
-		checkText(&inv, "prerequisites", p.Description+p.PrereqCommand+p.GetPrereqCommand, maxCommand, false)
+		text.Check(&inv, "prerequisites", p.Description+p.PrereqCommand+p.GetPrereqCommand, maxCommand, false)
 	}
 	if len(in.InputArguments) > maxArgs {
 		inv.Add("input_arguments", fmt.Sprintf("must have at most %d entries", maxArgs))
@@ -190,7 +180,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			kind = InferKind(ext)
 		}
 		if kind != "tactic" && kind != "technique" && kind != "subtechnique" {
-			unknown = append(unknown, fmt.Sprintf("%s (kind must be tactic, technique or subtechnique)", truncate(r.ExternalID, 30)))
+			unknown = append(unknown, fmt.Sprintf("%s (kind must be tactic, technique or subtechnique)", text.Truncate(r.ExternalID, 30)))
 			continue
 		}
 		key := kind + ":" + ext
@@ -200,7 +190,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 		seen[key] = true
 		id, _, _, state, err := s.mitre.Resolve(ctx, kind, ext)
 		if errors.Is(err, apperr.ErrNotFound) {
-			unknown = append(unknown, fmt.Sprintf("%s %s", kind, truncate(ext, 30)))
+			unknown = append(unknown, fmt.Sprintf("%s %s", kind, text.Truncate(ext, 30)))
 			continue
 		}
 		if err != nil {
@@ -222,13 +212,6 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			Fields: map[string]string{"mitre_tags": "unknown: " + strings.Join(unknown, ", ")}}
 	}
 	return out, warnings, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // ---------------------------------------------------------------------------
@@ -387,22 +370,10 @@ func (s *Service) tagsFor(ctx context.Context, b dbx.Builder, ids []string) (map
 		return rows[i].ExternalID < rows[j].ExternalID
 	})
 	for _, t := range rows {
-		t.State = state(t.Revoked, t.Deprecated, t.Removed)
+		t.State = mitre.State(t.Revoked, t.Deprecated, t.Removed)
 		out[t.TemplateID] = append(out[t.TemplateID], t)
 	}
 	return out, nil
-}
-
-func state(revoked, deprecated, removed bool) string {
-	switch {
-	case revoked:
-		return "revoked"
-	case deprecated:
-		return "deprecated"
-	case removed:
-		return "removed"
-	}
-	return "active"
 }
 
 var sortColumns = map[string][]string{
@@ -453,7 +424,7 @@ func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], er
 }
 
 func unknownFilter(name, value string) error {
-	return apperr.New(apperr.ErrUnprocessable, "unknown_"+name, "No %s %q in the ATT&CK catalogue.", name, truncate(value, 40)).
+	return apperr.New(apperr.ErrUnprocessable, "unknown_"+name, "No %s %q in the ATT&CK catalogue.", name, text.Truncate(value, 40)).
 		WithDetails(map[string]any{name: "unknown"})
 }
 
