@@ -286,24 +286,20 @@ func (s *Service) Tests(ctx context.Context, c Caller, missionID string, p TestL
 		conds = append(conds, dbx.HashExp{"t.mission_scenario_id": p.ScenarioID})
 	}
 	if p.Tactic != "" {
-		tactics, err := s.mitre.Tactics(ctx, true)
+		// The catalogue says what is "in" the tactic; the tests' tags are
+		// copies of ATT&CK ids, matched against that list.
+		exts, err := s.mitre.TacticExternalIDs(ctx, p.Tactic)
 		if err != nil {
 			return db.Page[Test]{}, err
 		}
-		var taID, taExt string
-		for _, ta := range tactics {
-			if strings.EqualFold(ta.ExternalID, p.Tactic) || strings.EqualFold(ta.Shortname, p.Tactic) {
-				taID, taExt = ta.ID, ta.ExternalID
-			}
+		in := make([]string, len(exts))
+		params := dbx.Params{}
+		for i, x := range exts {
+			name := fmt.Sprintf("tactic%d", i)
+			in[i], params[name] = "{:"+name+"}", x
 		}
-		if taID == "" {
-			return db.Page[Test]{}, apperr.New(apperr.ErrUnprocessable, "unknown_tactic", "No tactic %q in the ATT&CK catalogue.", p.Tactic).
-				WithDetails(map[string]any{"tactic": "unknown"})
-		}
-		conds = append(conds, dbx.NewExp(`t.id IN (SELECT g.mission_test_id FROM mission_test_mitre_tags g WHERE g.external_id = {:taext}
-			OR g.external_id IN (SELECT mt.external_id FROM mitre_techniques mt JOIN mitre_technique_tactics l ON l.technique_id = mt.id WHERE l.tactic_id = {:taid})
-			OR g.external_id IN (SELECT ms.external_id FROM mitre_subtechniques ms JOIN mitre_technique_tactics l ON l.technique_id = ms.technique_id WHERE l.tactic_id = {:taid}))`,
-			dbx.Params{"taext": taExt, "taid": taID}))
+		conds = append(conds, dbx.NewExp(`t.id IN (SELECT g.mission_test_id FROM mission_test_mitre_tags g
+			WHERE g.external_id IN (`+strings.Join(in, ", ")+`))`, params))
 	}
 	if q := db.Fold(p.Q); q != "" {
 		conds = append(conds, dbx.NewExp(`t.name_fold LIKE {:q} ESCAPE '\'`, dbx.Params{"q": db.LikeContains(q)}))
