@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -53,8 +54,23 @@ type Service struct {
 	now    func() time.Time
 	syncMu sync.Mutex // one sync at a time per process
 
-	cacheMu sync.Mutex
-	cache   *snapshot
+	loadMu sync.Mutex // one snapshot load or stamp check at a time
+	cache  atomic.Pointer[snapshot]
+
+	hooksMu sync.Mutex
+	hooks   []SyncHook
+}
+
+// SyncHook runs inside a sync's transaction once the catalogue is written,
+// for data other capabilities derive from the catalogue (the template
+// library's template→tactic table). An error rolls the sync back.
+type SyncHook func(ctx context.Context, tx *dbx.Tx) error
+
+// OnSync adds a hook that every later sync runs.
+func (s *Service) OnSync(h SyncHook) {
+	s.hooksMu.Lock()
+	s.hooks = append(s.hooks, h)
+	s.hooksMu.Unlock()
 }
 
 // Options configure the service.
@@ -318,6 +334,14 @@ func (s *Service) Sync(ctx context.Context, p SyncParams, actor audit.Actor) (*S
 		changes, err := s.apply(ctx, tx, b)
 		if err != nil {
 			return err
+		}
+		s.hooksMu.Lock()
+		hooks := append([]SyncHook(nil), s.hooks...)
+		s.hooksMu.Unlock()
+		for _, h := range hooks {
+			if err := h(ctx, tx); err != nil {
+				return err
+			}
 		}
 		res.Changes = changes
 		counts, err := countCatalogue(ctx, tx)
