@@ -182,6 +182,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
+	// Library rows without their derived filter columns (from before
+	// migration 0004, or written by a tool that does not set them) are
+	// found by every filter, just slower; compute them once.
+	if n, err := set.Templates.RepairFilterColumns(ctx); err != nil {
+		ln.Close()
+		return err
+	} else if n > 0 {
+		slog.Info("library_filter_columns_repaired", "templates", n)
+	}
 	authSvc := set.Auth
 	setupToken, err := authSvc.PrepareSetup(ctx)
 	if err != nil {

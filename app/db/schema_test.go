@@ -148,7 +148,11 @@ func TestUpDownUp(t *testing.T) {
 	first := catalog(t, d)
 	st, err := d.State(ctx)
 	require.NoError(t, err)
-	require.NoError(t, d.MigrateDown(ctx, int(st.Version)))
+	// Down by the number of migrations, not the version: versions may have
+	// gaps while branches that hold the missing numbers are unmerged.
+	ups, err := fs.Glob(schema.SQLite, "sqlite/*.up.sql")
+	require.NoError(t, err)
+	require.NoError(t, d.MigrateDown(ctx, len(ups)))
 	st, err = d.State(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, st.Version)
@@ -239,7 +243,7 @@ func TestDeleteOrderRespectsForeignKeys(t *testing.T) {
 	for i, n := range c.DeleteOrder() {
 		pos[n] = i
 	}
-	require.Len(t, pos, 29)
+	require.Len(t, pos, len(allTables))
 	for _, tb := range c.Tables {
 		for _, fk := range tb.ForeignKeys {
 			if fk.RefTable != tb.Name {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/golang-migrate/migrate/v4/database"
@@ -51,18 +52,28 @@ func init() {
 // sqliteDSN builds the modernc DSN with the pragmas every connection needs:
 // busy_timeout first (so the others wait rather than fail), WAL, NORMAL
 // synchronous (durable across application crashes; a power loss may lose the
-// last transactions but never corrupts), foreign keys.
+// last transactions but never corrupts), foreign keys, and reads through a
+// memory map of the database file (mmapMaxBytes).
 func sqliteDSN(path, foreignKeys, txlock string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", foreignKeys)
+	q.Add("_pragma", "mmap_size("+strconv.Itoa(mmapMaxBytes)+")")
 	if txlock != "" {
 		q.Set("_txlock", txlock)
 	}
 	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
+
+// mmapMaxBytes is how much of the database file reads map instead of
+// copying pages into each connection's 2 MB page cache with a read system
+// call per page: list scans larger than that cache (the library's list
+// indexes at 10,000 templates) spent a third of their time in those calls.
+// The mapping shares the operating system's page cache between connections,
+// so memory does not grow with the read pool.
+const mmapMaxBytes = 256 << 20
 
 func sqlitePath(dsn string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")

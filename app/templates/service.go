@@ -22,16 +22,20 @@ import (
 
 // Options are the service's dependencies.
 type Options struct {
-	DB    *db.DB
-	Mitre *mitre.Service   // tags are resolved against its catalogue
+	DB *db.DB
+	// Mitre is the catalogue tags are resolved against. New registers
+	// RefreshFilterColumns as its sync hook, so every sync keeps the library's
+	// derived filter columns (filtercols.go) true in the sync's transaction.
+	Mitre *mitre.Service
 	Now   func() time.Time // nil = time.Now
 }
 
 // Service is the template library.
 type Service struct {
-	db    *db.DB
-	mitre *mitre.Service
-	now   func() time.Time
+	db     *db.DB
+	mitre  *mitre.Service
+	now    func() time.Time
+	sparse int // List: one-pass limit (sparseMatches)
 }
 
 // New builds the service.
@@ -39,7 +43,10 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now}
+	if o.Mitre != nil {
+		o.Mitre.OnSync(RefreshFilterColumns)
+	}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, sparse: sparseMatches}
 }
 
 // nowTime is the service clock's current time as the database keeps it.
@@ -355,6 +362,8 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, id string, up U
 			if err := writeTags(ctx, tx, now, id, resolved); err != nil {
 				return err
 			}
+		} else if err := refreshFilterColumns(ctx, tx, []string{id}); err != nil { // platforms and tags feed filter_bits
+			return err
 		}
 		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
 			Details: diff(before, in)})
