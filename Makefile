@@ -13,13 +13,14 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 RUN_ARGS ?=
 
-.PHONY: help run build build-pg ui ui-if-changed test deps system-deps node-modules go-modules vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
+.PHONY: help run build build-pg ui ui-if-changed test deps system-deps node-modules go-modules notices check-notices vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
 
 help:
 	@echo "make run      build and start the server (SQLite in the default data dir)"
 	@echo "make test     every test: vet, Go tests on SQLite and PostgreSQL, frontend unit tests, browser e2e;"
 	@echo "              installs what it needs first (make deps) and prints each stage's time"
 	@echo "make deps     system packages (scripts/deps.sh), npm ci when needed, Go modules"
+	@echo "make notices  regenerate THIRD_PARTY_NOTICES.md after changing dependencies"
 	@echo "make build    build $(BIN) (pure Go, SQLite)"
 	@echo "make build-pg build $(BIN_PG) with PostgreSQL support (-tags postgres)"
 	@echo "make ui       rebuild the web app into assets/dist"
@@ -52,7 +53,7 @@ ui-if-changed:
 ## scripts/pg-test-server.sh and stops it afterwards.
 # Packaging tests install the .deb, so they run only as root (CI is root).
 IS_ROOT := $(filter 0,$(shell id -u))
-TEST_STAGES := system-deps node-modules go-modules vet check-dist test-go test-pg fuzz \
+TEST_STAGES := system-deps node-modules go-modules vet check-notices check-dist test-go test-pg fuzz \
   cross-windows test-ui e2e $(if $(IS_ROOT),test-packaging)
 test:
 	@scripts/stages.sh "$(MAKE) --no-print-directory" $(TEST_STAGES)
@@ -105,6 +106,14 @@ test-pg:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
+
+## notices: THIRD_PARTY_NOTICES.md from go.mod (the modules linked into the
+## binaries) and assets/package-lock.json (the npm packages in the bundle).
+notices: node-modules
+	$(GO) run ./scripts/notices
+
+check-notices: node-modules
+	$(GO) run ./scripts/notices -check
 
 check-dist: node-modules
 	bash assets/scripts/check-dist.sh
