@@ -2,10 +2,12 @@ package mitre
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -438,4 +440,46 @@ func TestServerPathSource(t *testing.T) {
 	res, err := s.Sync(context.Background(), SyncParams{Source: path, AllowUnverified: true}, actor)
 	require.NoError(t, err)
 	assert.Equal(t, path, res.SourceURL)
+}
+
+// TestSyncStopsAtSizeLimit checks the reader Sync wraps every bundle in: a
+// bundle of exactly the limit parses, one byte more is too_large (413), and
+// a well-formed body that never ends is cut off at the limit rather than read
+// to its end.
+func TestSyncStopsAtSizeLimit(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(testdata(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	for name, file := range map[string][]byte{"plain": raw, "gzip": gz.Bytes()} {
+		n := int64(len(file))
+		_, err = Parse(&limitedReader{r: bytes.NewReader(file), n: n}, nil)
+		require.NoError(t, err, "%s: exactly the limit", name)
+		// One byte over (the last byte is outside the JSON document for the
+		// plain file, the gzip trailer for the other), and far over.
+		for _, limit := range []int64{n - 1, n / 2} {
+			_, err = Parse(&limitedReader{r: bytes.NewReader(file), n: limit}, nil)
+			require.ErrorIs(t, err, apperr.ErrTooLarge, "%s, limit %d of %d", name, limit, n)
+			requireCode(t, err, "too_large")
+		}
+	}
+
+	// JSON whitespace forever: valid so far, so only the limit stops it.
+	endless := &countingReader{r: io.MultiReader(strings.NewReader(`{"type":"bundle","objects":[`), spaces{})}
+	_, err = Parse(&limitedReader{r: endless, n: 1 << 20}, nil)
+	requireCode(t, err, "too_large")
+	assert.LessOrEqual(t, endless.n, int64(1<<20)+1)
+}
+
+type spaces struct{}
+
+func (spaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }
