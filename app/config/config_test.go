@@ -78,12 +78,12 @@ func TestInvalidValues(t *testing.T) {
 		{"--db", "mysql://x"},
 	} {
 		_, err := parse(t, args, home)
-		assert.Error(t, err, "%v", args)
+		assert.ErrorContains(t, err, args[0]+": ", "the error names the flag")
 	}
 	_, err := parse(t, nil, map[string]string{"HOME": home["HOME"], "PURPLEBOOK_ENABLE_RESET": "maybe"})
 	assert.ErrorContains(t, err, "PURPLEBOOK_ENABLE_RESET")
 	_, err = parse(t, []string{"--no-such-flag"}, home)
-	assert.Error(t, err)
+	assert.ErrorContains(t, err, "no-such-flag")
 }
 
 func TestRedacted(t *testing.T) {
