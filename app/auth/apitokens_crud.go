@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Bounds of personal API tokens.
@@ -105,7 +106,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, p *Principal, in CreateAPI
 				continue
 			}
 			if !p.Can(k) {
-				extra = append(extra, truncate(k, 64))
+				extra = append(extra, text.Truncate(k, 64))
 				continue
 			}
 			perms = append(perms, k)
@@ -151,7 +152,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, p *Principal, in CreateAPI
 			"created_at": t.CreatedAt, "updated_at": t.CreatedAt}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("auth: insert api token: %w", err)
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "api_token.create", ObjectType: "api_token", ObjectID: t.ID,
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "api_token.create", ObjectType: "api_token", ObjectID: t.ID,
 			Details: map[string]any{"name": name, "prefix": prefix, "permissions": perms, "expires_at": t.ExpiresAt}})
 	})
 	if err != nil {
@@ -215,7 +216,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, p *Principal, id string, m
 			return fmt.Errorf("auth: revoke api token: %w", err)
 		}
 		revoked = true
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "api_token.revoke", ObjectType: "api_token", ObjectID: id,
+		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "api_token.revoke", ObjectType: "api_token", ObjectID: id,
 			Details: map[string]any{"name": t.Name, "prefix": t.Prefix, "via_token": p.TokenID != ""}})
 	})
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/settings"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // AdminsGroupID is the seeded Admins group (every permission).
@@ -43,6 +45,7 @@ type Options struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Now        func() time.Time
+	Settings   *settings.Service // require_mfa; nil = one on DB with Now
 }
 
 // Service is the accounts-and-access capability.
@@ -55,6 +58,7 @@ type Service struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	throttle   *throttle
+	settings   *settings.Service
 
 	setupMu   sync.Mutex
 	setupHash string // sha256 of the current one-time setup token
@@ -89,8 +93,11 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Settings == nil {
+		o.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
+	}
 	return &Service{db: o.DB, signer: signer, dataDir: o.DataDir, argon: o.Argon2,
-		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now)}, nil
+		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now), settings: o.Settings}, nil
 }
 
 // Meta is what the HTTP layer knows about a request, for audit and throttling.
@@ -316,7 +323,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	}
 	if !ok || u.Disabled {
 		s.throttle.fail(fold, m.IP)
-		details := map[string]any{"email": truncate(email, 320)}
+		details := map[string]any{"email": text.Truncate(email, 320)}
 		if ok && u.Disabled {
 			details["reason"] = "disabled"
 		}
@@ -342,16 +349,9 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	return LoginResult{Session: sess}, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // recordAnon writes an audit event for an unauthenticated action.
 func (s *Service) recordAnon(ctx context.Context, userID, label string, m Meta, action string, details map[string]any) error {
-	return audit.Record(ctx, s.db.Write, audit.Actor{UserID: userID, Label: truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
+	return audit.Record(ctx, s.db.Write, s.nowTime(), audit.Actor{UserID: userID, Label: text.Truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
 		audit.Event{Action: action, ObjectType: "user", ObjectID: userID, Details: details})
 }
 
@@ -373,7 +373,7 @@ func (s *Service) startSession(ctx context.Context, userID string, m Meta, metho
 		if err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Actor{UserID: userID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
+		if err := audit.Record(ctx, tx, now, audit.Actor{UserID: userID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
 			audit.Event{Action: "auth.login", ObjectType: "user", ObjectID: userID, Details: map[string]any{"method": method, "session_id": sessionID}}); err != nil {
 			return err
 		}
@@ -393,7 +393,7 @@ func (s *Service) insertRefresh(ctx context.Context, tx *dbx.Tx, userID, session
 	_, err := tx.Insert("refresh_tokens", dbx.Params{
 		"id": db.NewID(), "user_id": userID, "session_id": sessionID, "family_id": familyID,
 		"token_hash": hashToken(token), "expires_at": db.NewTime(expires),
-		"user_agent": truncate(m.UserAgent, 512), "ip": truncate(m.IP, 64),
+		"user_agent": text.Truncate(m.UserAgent, 512), "ip": text.Truncate(m.IP, 64),
 		"created_at": db.NewTime(now), "updated_at": db.NewTime(now),
 	}).WithContext(ctx).Execute()
 	return token, expires, err
@@ -463,9 +463,9 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*Session, 
 			if err := s.revokeWhere(ctx, tx, dbx.HashExp{"family_id": rt.FamilyID}, "reuse"); err != nil {
 				return err
 			}
-			return audit.Record(ctx, tx, audit.Actor{UserID: rt.UserID, Label: "refresh token", IP: m.IP, RequestID: m.RequestID},
+			return audit.Record(ctx, tx, now, audit.Actor{UserID: rt.UserID, Label: "refresh token", IP: m.IP, RequestID: m.RequestID},
 				audit.Event{Action: "auth.refresh_reuse", ObjectType: "session", ObjectID: rt.SessionID,
-					Details: map[string]any{"family_id": rt.FamilyID, "user_agent": truncate(m.UserAgent, 200)}})
+					Details: map[string]any{"family_id": rt.FamilyID, "user_agent": text.Truncate(m.UserAgent, 200)}})
 		}
 		if !rt.ExpiresAt.After(now.Time) {
 			return errInvalidRefresh
@@ -527,7 +527,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, m Meta) error {
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"session_id": p.SessionID}, "logout"); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "auth.logout", ObjectType: "session", ObjectID: p.SessionID})
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "auth.logout", ObjectType: "session", ObjectID: p.SessionID})
 	})
 	if err != nil {
 		return fmt.Errorf("auth: logout: %w", err)
@@ -714,7 +714,7 @@ func (s *Service) Setup(ctx context.Context, in SetupParams, m Meta) (*Session, 
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Actor{UserID: userID, Label: in.Email, IP: m.IP, RequestID: m.RequestID},
+		return audit.Record(ctx, tx, s.nowTime(), audit.Actor{UserID: userID, Label: in.Email, IP: m.IP, RequestID: m.RequestID},
 			audit.Event{Action: "setup.completed", ObjectType: "user", ObjectID: userID})
 	})
 	if err != nil {
@@ -823,7 +823,7 @@ func (s *Service) checkGroups(ctx context.Context, b dbx.Builder, ids []string) 
 	var inv apperr.Invalid
 	for _, id := range ids {
 		if !db.ValidID(id) {
-			inv.Add("group_ids", fmt.Sprintf("%q is not a group id", truncate(id, 64)))
+			inv.Add("group_ids", fmt.Sprintf("%q is not a group id", text.Truncate(id, 64)))
 			continue
 		}
 		var n int

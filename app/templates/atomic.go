@@ -10,13 +10,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -101,7 +101,7 @@ func ParseAtomic(file string, data []byte) (*AtomicFile, error) {
 		return f, nil
 	}
 	if f.AttackTechnique != "" && InferKind(f.AttackTechnique) == "" {
-		f.warn("", fmt.Sprintf("attack_technique %q is not an ATT&CK technique id (not tagged)", truncate(f.AttackTechnique, 40)))
+		f.warn("", fmt.Sprintf("attack_technique %q is not an ATT&CK technique id (not tagged)", text.Truncate(f.AttackTechnique, 40)))
 	}
 	items := list(tests)
 	f.Found = len(items)
@@ -138,7 +138,7 @@ func (f *AtomicFile) test(i int, n *yaml.Node) {
 	}
 	name := strings.TrimSpace(f.text(nil, "name", f.get(n, "name")))
 	if name != "" {
-		label = fmt.Sprintf("#%d %s", i, truncate(name, 120))
+		label = fmt.Sprintf("#%d %s", i, text.Truncate(name, 120))
 	}
 	w := func(msg string) { f.warn(label, msg) }
 
@@ -152,7 +152,7 @@ func (f *AtomicFile) test(i int, n *yaml.Node) {
 		f.skip(label, "no auto_generated_guid: without a stable key a re-import would duplicate it")
 		return
 	case !reGUID.MatchString(guid):
-		f.skip(label, fmt.Sprintf("auto_generated_guid %q is not a GUID", truncate(guid, 70)))
+		f.skip(label, fmt.Sprintf("auto_generated_guid %q is not a GUID", text.Truncate(guid, 70)))
 		return
 	}
 	if name == "" {
@@ -223,7 +223,7 @@ func (f *AtomicFile) arguments(w func(string), n *yaml.Node) []InputArgument {
 		name = strings.TrimSpace(name)
 		if name == "" || seen[name] {
 			if name != "" {
-				w(fmt.Sprintf("input argument %q appears twice; the first is kept", truncate(name, 60)))
+				w(fmt.Sprintf("input argument %q appears twice; the first is kept", text.Truncate(name, 60)))
 			}
 			return
 		}
@@ -472,7 +472,7 @@ func (f *AtomicFile) boolean(w func(string), field string, n *yaml.Node) bool {
 	case "false", "no", "n", "off", "0", "":
 		return false
 	}
-	w(fmt.Sprintf("line %d: %s %q is not true or false; taken as false", n.Line, field, truncate(n.Value, 30)))
+	w(fmt.Sprintf("line %d: %s %q is not true or false; taken as false", n.Line, field, text.Truncate(n.Value, 30)))
 	return false
 }
 
@@ -605,6 +605,7 @@ func (s *Service) ImportAtomics(ctx context.Context, actor audit.Actor, srcs []N
 // reason. The current state is loaded and the new templates written in
 // batches, so the statements do not grow with the number of tests.
 func (s *Service) ImportAtomicFiles(ctx context.Context, actor audit.Actor, c *AtomicCollector) (*ImportReport, error) {
+	start := s.now()
 	files := c.Files()
 	if len(files) == 0 {
 		return nil, apperr.Unprocessable("no_atomics", "No Atomic Red Team YAML file was found; send .yaml files or a zip/tar.gz of an atomics/ folder.")
@@ -703,14 +704,14 @@ func (s *Service) ImportAtomicFiles(ctx context.Context, actor audit.Actor, c *A
 		if err := s.createMany(ctx, tx, actor, fresh); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import_atomics", ObjectType: "test_template",
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.import_atomics", ObjectType: "test_template",
 			Details: map[string]any{"files": rep.Files, "tests": rep.Tests, "created": rep.Created, "updated": rep.Updated,
 				"unchanged": rep.Unchanged, "skipped": len(rep.Skipped)}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep.DurationMS = time.Since(c.started).Milliseconds()
+	rep.DurationMS = s.now().Sub(start).Milliseconds()
 	return rep, nil
 }
 
@@ -765,15 +766,15 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 	if len(fresh) == 0 {
 		return nil
 	}
-	now := db.Now()
+	now := s.nowTime()
 	var createdBy any
 	if actor.UserID != "" {
 		createdBy = actor.UserID
 	}
 	var tplCols []string
-	var tplRows, tagRows, auditRows [][]any
+	var tplRows, tagRows [][]any
+	var events []audit.Event
 	tagCols := []string{"id", "test_template_id", "kind", "created_at", "tactic_id", "technique_id", "subtechnique_id"}
-	auditCols := []string{"id", "at", "actor_user_id", "actor_label", "action", "object_type", "object_id", "details", "ip", "request_id"}
 	for _, f := range fresh {
 		id := db.NewID()
 		p := f.in.params()
@@ -795,57 +796,17 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 			r[map[string]int{"tactic": 4, "technique": 5, "subtechnique": 6}[t.kind]] = t.id
 			tagRows = append(tagRows, r)
 		}
-		details := db.MustJSON(map[string]any{"name": f.in.Name, "source": f.in.Source, "source_ref": f.in.SourceRef, "outcome": "created"})
-		auditRows = append(auditRows, []any{db.NewID(), now, createdBy, truncate(actor.Label, 320), "test_template.import",
-			"test_template", id, string(details), truncate(actor.IP, 64), truncate(actor.RequestID, 64)})
+		events = append(events, audit.Event{Action: "test_template.import", ObjectType: "test_template", ObjectID: id,
+			Details: map[string]any{"name": f.in.Name, "source": f.in.Source, "source_ref": f.in.SourceRef, "outcome": "created"}})
 	}
-	if err := insertRows(ctx, tx, "test_templates", tplCols, tplRows); err != nil {
+	if err := db.InsertRows(ctx, tx, "test_templates", tplCols, tplRows); err != nil {
 		return fmt.Errorf("templates: atomics: insert: %w", err)
 	}
-	if err := insertRows(ctx, tx, "test_template_mitre_tags", tagCols, tagRows); err != nil {
+	if err := db.InsertRows(ctx, tx, "test_template_mitre_tags", tagCols, tagRows); err != nil {
 		return fmt.Errorf("templates: atomics: tags: %w", err)
 	}
-	if err := insertRows(ctx, tx, "audit_events", auditCols, auditRows); err != nil {
-		return fmt.Errorf("templates: atomics: audit: %w", err)
-	}
-	return nil
-}
-
-// insertRows writes rows with multi-row INSERTs of at most ~2,000
-// parameters each (well under SQLite's and PostgreSQL's limits).
-func insertRows(ctx context.Context, tx *dbx.Tx, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	per := max(1, 2000/len(cols))
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = "[[" + c + "]]"
-	}
-	head := "INSERT INTO {{" + table + "}} (" + strings.Join(quoted, ", ") + ") VALUES "
-	for lo := 0; lo < len(rows); lo += per {
-		chunk := rows[lo:min(lo+per, len(rows))]
-		var sb strings.Builder
-		sb.WriteString(head)
-		params := dbx.Params{}
-		for i, r := range chunk {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for j, v := range r {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := "r" + strconv.Itoa(i) + "c" + strconv.Itoa(j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = v
-			}
-			sb.WriteByte(')')
-		}
-		if _, err := tx.NewQuery(sb.String()).Bind(params).WithContext(ctx).Execute(); err != nil {
-			return err
-		}
+	if err := audit.RecordMany(ctx, tx, now, actor, events); err != nil {
+		return fmt.Errorf("templates: atomics: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
@@ -16,16 +17,33 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/text"
 )
+
+// Options are the service's dependencies.
+type Options struct {
+	DB    *db.DB
+	Mitre *mitre.Service   // tags are resolved against its catalogue
+	Now   func() time.Time // nil = time.Now
+}
 
 // Service is the template library.
 type Service struct {
 	db    *db.DB
 	mitre *mitre.Service
+	now   func() time.Time
 }
 
 // New builds the service.
-func New(d *db.DB, m *mitre.Service) *Service { return &Service{db: d, mitre: m} }
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now}
+}
+
+// nowTime is the service clock's current time as the database keeps it.
+func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 // Limits on fields, in characters.
 const (
@@ -42,17 +60,6 @@ var opsecLevels = map[string]bool{"low": true, "medium": true, "high": true}
 
 // ---------------------------------------------------------------------------
 // Validation and normalisation
-
-func checkText(inv *apperr.Invalid, field, v string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		inv.Add(field, "is required")
-	case utf8.RuneCountInString(v) > max:
-		inv.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		inv.Add(field, "must be valid text")
-	}
-}
 
 // cleanList trims, drops empties and duplicates (case-insensitively), keeps order.
 func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []string {
@@ -83,14 +90,14 @@ func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []str
 func (in *Input) normalize() error {
 	var inv apperr.Invalid
 	in.Name = strings.TrimSpace(in.Name)
-	checkText(&inv, "name", in.Name, maxName, true)
-	checkText(&inv, "description", in.Description, maxText, false)
-	checkText(&inv, "objective", in.Objective, maxText, false)
-	checkText(&inv, "executor", in.Executor, 60, false)
-	checkText(&inv, "command", in.Command, maxCommand, false)
-	checkText(&inv, "cleanup_command", in.CleanupCommand, maxCommand, false)
-	checkText(&inv, "prerequisites_executor", in.PrerequisitesExecutor, 60, false)
-	checkText(&inv, "expected_detection", in.ExpectedDetection, maxText, false)
+	text.Check(&inv, "name", in.Name, maxName, true)
+	text.Check(&inv, "description", in.Description, maxText, false)
+	text.Check(&inv, "objective", in.Objective, maxText, false)
+	text.Check(&inv, "executor", in.Executor, 60, false)
+	text.Check(&inv, "command", in.Command, maxCommand, false)
+	text.Check(&inv, "cleanup_command", in.CleanupCommand, maxCommand, false)
+	text.Check(&inv, "prerequisites_executor", in.PrerequisitesExecutor, 60, false)
+	text.Check(&inv, "expected_detection", in.ExpectedDetection, maxText, false)
 	if in.OpsecLevel == "" {
 		in.OpsecLevel = "medium"
 	}
@@ -109,7 +116,7 @@ func (in *Input) normalize() error {
 		inv.Add("prerequisites", fmt.Sprintf("must have at most %d entries", maxArgs))
 	}
 	for _, p := range in.Prerequisites {
-		checkText(&inv, "prerequisites", p.Description+p.PrereqCommand+p.GetPrereqCommand, maxCommand, false)
+		text.Check(&inv, "prerequisites", p.Description+p.PrereqCommand+p.GetPrereqCommand, maxCommand, false)
 	}
 	if len(in.InputArguments) > maxArgs {
 		inv.Add("input_arguments", fmt.Sprintf("must have at most %d entries", maxArgs))
@@ -173,7 +180,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			kind = InferKind(ext)
 		}
 		if kind != "tactic" && kind != "technique" && kind != "subtechnique" {
-			unknown = append(unknown, fmt.Sprintf("%s (kind must be tactic, technique or subtechnique)", truncate(r.ExternalID, 30)))
+			unknown = append(unknown, fmt.Sprintf("%s (kind must be tactic, technique or subtechnique)", text.Truncate(r.ExternalID, 30)))
 			continue
 		}
 		key := kind + ":" + ext
@@ -183,7 +190,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 		seen[key] = true
 		id, _, _, state, err := s.mitre.Resolve(ctx, kind, ext)
 		if errors.Is(err, apperr.ErrNotFound) {
-			unknown = append(unknown, fmt.Sprintf("%s %s", kind, truncate(ext, 30)))
+			unknown = append(unknown, fmt.Sprintf("%s %s", kind, text.Truncate(ext, 30)))
 			continue
 		}
 		if err != nil {
@@ -205,13 +212,6 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			Fields: map[string]string{"mitre_tags": "unknown: " + strings.Join(unknown, ", ")}}
 	}
 	return out, warnings, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // ---------------------------------------------------------------------------
@@ -370,22 +370,10 @@ func (s *Service) tagsFor(ctx context.Context, b dbx.Builder, ids []string) (map
 		return rows[i].ExternalID < rows[j].ExternalID
 	})
 	for _, t := range rows {
-		t.State = state(t.Revoked, t.Deprecated, t.Removed)
+		t.State = mitre.State(t.Revoked, t.Deprecated, t.Removed)
 		out[t.TemplateID] = append(out[t.TemplateID], t)
 	}
 	return out, nil
-}
-
-func state(revoked, deprecated, removed bool) string {
-	switch {
-	case revoked:
-		return "revoked"
-	case deprecated:
-		return "deprecated"
-	case removed:
-		return "removed"
-	}
-	return "active"
 }
 
 var sortColumns = map[string][]string{
@@ -436,7 +424,7 @@ func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], er
 }
 
 func unknownFilter(name, value string) error {
-	return apperr.New(apperr.ErrUnprocessable, "unknown_"+name, "No %s %q in the ATT&CK catalogue.", name, truncate(value, 40)).
+	return apperr.New(apperr.ErrUnprocessable, "unknown_"+name, "No %s %q in the ATT&CK catalogue.", name, text.Truncate(value, 40)).
 		WithDetails(map[string]any{name: "unknown"})
 }
 
@@ -531,7 +519,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Temp
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.create", ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.create", ObjectType: "test_template", ObjectID: id,
 			Details: map[string]any{"name": in.Name}})
 	})
 	if err != nil {
@@ -551,7 +539,7 @@ func (s *Service) insert(ctx context.Context, tx *dbx.Tx, actor audit.Actor, in 
 	if err != nil {
 		return "", nil, err
 	}
-	id, now := db.NewID(), db.Now()
+	id, now := db.NewID(), s.nowTime()
 	p := in.params()
 	p["id"], p["source"], p["created_at"], p["updated_at"], p["version"] = id, orDefault(in.Source, "manual"), now, now, 1
 	if in.SourceRef != "" {
@@ -563,7 +551,7 @@ func (s *Service) insert(ctx context.Context, tx *dbx.Tx, actor audit.Actor, in 
 	if _, err := tx.Insert("test_templates", p).WithContext(ctx).Execute(); err != nil {
 		return "", nil, fmt.Errorf("templates: insert: %w", err)
 	}
-	if err := writeTags(ctx, tx, id, tags); err != nil {
+	if err := writeTags(ctx, tx, now, id, tags); err != nil {
 		return "", nil, err
 	}
 	return id, warnings, nil
@@ -576,11 +564,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func writeTags(ctx context.Context, tx *dbx.Tx, templateID string, tags []resolvedTag) error {
+func writeTags(ctx context.Context, tx *dbx.Tx, now db.Time, templateID string, tags []resolvedTag) error {
 	if _, err := tx.Delete("test_template_mitre_tags", dbx.HashExp{"test_template_id": templateID}).WithContext(ctx).Execute(); err != nil {
 		return err
 	}
-	now := db.Now()
 	for _, t := range tags {
 		p := dbx.Params{"id": db.NewID(), "test_template_id": templateID, "kind": t.kind, "created_at": now,
 			"tactic_id": nil, "technique_id": nil, "subtechnique_id": nil}
@@ -665,16 +652,17 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, id string, up U
 		}
 		warnings = w
 		p := in.params()
-		p["version"], p["updated_at"] = r.Version+1, db.Now()
+		now := s.nowTime()
+		p["version"], p["updated_at"] = r.Version+1, now
 		if _, err := tx.Update("test_templates", p, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("templates: update: %w", err)
 		}
 		if up.MitreTags.Set {
-			if err := writeTags(ctx, tx, id, resolved); err != nil {
+			if err := writeTags(ctx, tx, now, id, resolved); err != nil {
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
 			Details: diff(before, in)})
 	})
 	if err != nil {
@@ -732,7 +720,7 @@ func (s *Service) setDeleted(ctx context.Context, actor audit.Actor, id string, 
 			}
 			return apperr.New(apperr.ErrConflict, "not_deleted", "This test template is not deleted.")
 		}
-		now := db.Now()
+		now := s.nowTime()
 		var at any
 		action := "test_template.restore"
 		if deleted {
@@ -742,7 +730,7 @@ func (s *Service) setDeleted(ctx context.Context, actor audit.Actor, id string, 
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: action, ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: action, ObjectType: "test_template", ObjectID: id,
 			Details: map[string]any{"name": r.Name}})
 	})
 }
@@ -772,7 +760,7 @@ func (s *Service) UpsertBySourceRef(ctx context.Context, tx *dbx.Tx, actor audit
 		if err != nil {
 			return "", "", nil, err
 		}
-		return id, Created, w, audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
+		return id, Created, w, audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 			ObjectID: id, Details: map[string]any{"name": in.Name, "source": in.Source, "source_ref": in.SourceRef, "outcome": "created"}})
 	}
 	if err != nil {
@@ -802,14 +790,15 @@ func (s *Service) UpsertBySourceRef(ctx context.Context, tx *dbx.Tx, actor audit
 		return r.ID, Unchanged, warnings, nil
 	}
 	p := in.params()
-	p["version"], p["updated_at"], p["source"] = r.Version+1, db.Now(), orDefault(in.Source, r.Source)
+	now := s.nowTime()
+	p["version"], p["updated_at"], p["source"] = r.Version+1, now, orDefault(in.Source, r.Source)
 	if _, err := tx.Update("test_templates", p, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute(); err != nil {
 		return "", "", nil, fmt.Errorf("templates: update: %w", err)
 	}
-	if err := writeTags(ctx, tx, r.ID, resolved); err != nil {
+	if err := writeTags(ctx, tx, now, r.ID, resolved); err != nil {
 		return "", "", nil, err
 	}
-	return r.ID, Updated, warnings, audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
+	return r.ID, Updated, warnings, audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 		ObjectID: r.ID, Details: map[string]any{"name": in.Name, "source": in.Source, "source_ref": in.SourceRef, "outcome": "updated",
 			"changes": diff(curIn, newIn)}})
 }
