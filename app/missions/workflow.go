@@ -335,23 +335,6 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 	return s.GetTest(ctx, c, missionID, testID)
 }
 
-func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
-	_, err := tx.Update("mission_tests", dbx.Params{
-		"name": r.Name, "name_fold": db.Fold(r.Name), "description": r.Description, "objective": r.Objective,
-		"expected_detection": r.ExpectedDetection, "category_id": r.CategoryID, "state": r.State, "skip_reason": r.SkipReason,
-		"assigned_red_user_id": r.AssignedRedUserID, "assigned_blue_user_id": r.AssignedBlueUserID, "operator": r.Operator,
-		"started_at": r.StartedAt, "finished_at": r.FinishedAt, "source_host": r.SourceHost, "source_ip": r.SourceIP,
-		"target_host": r.TargetHost, "target_ip": r.TargetIP, "tool": r.Tool, "user_context": r.UserContext,
-		"command_run": r.CommandRun, "output": r.Output, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
-		"executed_at": r.ExecutedAt, "blue_notes": r.BlueNotes, "outcome_level_id": r.OutcomeLevelID, "detected_at": r.DetectedAt,
-		"assessed_at": r.AssessedAt, "version": r.Version, "updated_at": r.UpdatedAt,
-	}, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute()
-	if err != nil {
-		return fmt.Errorf("missions: save test: %w", err)
-	}
-	return nil
-}
-
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
 func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {

@@ -477,6 +477,32 @@ func (s *Service) TacticMembers(ctx context.Context, key string) (tacticID strin
 	return t.ID, techniqueIDs, subtechniqueIDs, nil
 }
 
+// TacticExternalIDs returns the ATT&CK ids of a tactic (external id or
+// shortname), of the techniques linked to it and of their subtechniques:
+// what denormalised tags (mission tests keep copies, not row ids) are
+// matched against. Inactive entries are included.
+func (s *Service) TacticExternalIDs(ctx context.Context, key string) ([]string, error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := snap.tactic(key)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{t.ExternalID}
+	for _, tech := range snap.techniques {
+		if !tech.tacticIDs[t.ID] {
+			continue
+		}
+		out = append(out, tech.ExternalID)
+		for _, sub := range tech.subs {
+			out = append(out, sub.ExternalID)
+		}
+	}
+	return out, nil
+}
+
 // SubtechniqueIDs returns the row ids of a technique's subtechniques.
 func (s *Service) SubtechniqueIDs(ctx context.Context, techniqueExternalID string) (techniqueID string, subIDs []string, err error) {
 	snap, err := s.snapshot(ctx)
