@@ -154,7 +154,7 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 // newServices builds the instance's services on the wall clock, with the
 // signing key of the data dir.
 func newServices(cfg config.Config, d *db.DB) (*services.Set, error) {
-	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now})
+	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now, ImportDir: cfg.ImportDir})
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -188,7 +188,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Options{Set: set, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	srv := server.New(server.Options{Set: set, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset,
+		TrustedProxies: cfg.TrustedProxies})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

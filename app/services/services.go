@@ -27,6 +27,9 @@ type Options struct {
 	Key     []byte            // access-token signing key (≥ 32 bytes); nil = load or create <DataDir>/secret.key
 	Now     func() time.Time  // the clock of every service; nil = time.Now
 	Argon2  auth.Argon2Params // password hashing cost; zero = auth.DefaultArgon2
+	// ImportDir is the server directory ATT&CK syncs over the API may read
+	// bundles from by name ("" = none).
+	ImportDir string
 }
 
 // Set is every capability service of an instance.
@@ -71,7 +74,7 @@ func New(o Options) (*Set, error) {
 		Settings: s.Settings}); err != nil {
 		return nil, err
 	}
-	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now})
+	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now, ImportDir: o.ImportDir, Hosts: s.Settings})
 	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now})
 	s.Levels = levels.New(levels.Options{DB: o.DB, Now: o.Now})
 	s.Notify = notify.New(notify.Options{DB: o.DB, Now: o.Now})
