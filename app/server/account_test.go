@@ -624,7 +624,7 @@ func TestAPITokensBadInput(t *testing.T) {
 		`{"name":""}`:    422,
 		`{"name":"   "}`: 422,
 		`{"name":"` + strings.Repeat("n", 101) + `"}`: 422,
-		`{"name":"a\u0000b"}`:                         422,
+		`{"name":"a\u0000b"}`:                         400, // NUL: refused by the JSON decoder, whatever the field
 		`{"name":"x","expires_in_days":0}`:            422,
 		`{"name":"x","expires_in_days":366}`:          422,
 		`{"name":"x","expires_in_days":-1}`:           422,
