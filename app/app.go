@@ -46,6 +46,8 @@ func commands() []command {
 		{"mitre", "import the MITRE ATT&CK catalogue: sync --source FILE|URL [--sha256 H] [--allow-unverified]", runMitre},
 		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
+		{"audit", "check the audit trail: verify [--anchor FILE] | anchor", runAudit},
+		{"evidence", "maintain evidence files: gc [--dry-run] (removes files no row names)", runEvidence},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
 	}
@@ -180,11 +182,17 @@ func newServicesWith(cfg config.Config, d *db.DB, tmp *datadir.Temp) (*services.
 	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now, ImportDir: cfg.ImportDir, Temp: tmp})
 }
 
-// startupCleanup runs before the server takes requests: group and other
-// permissions off the data dir, and content files no row names removed
+// startupCleanup runs before the server takes requests: audit events from
+// before the hash chain sealed into it, group and other permissions off the
+// data dir, and content files no row names removed
 // (at once when no other process shares the data dir, else only those
 // older than an hour, which no upload in flight can own).
 func startupCleanup(ctx context.Context, cfg config.Config, set *services.Set) {
+	if n, err := audit.Seal(ctx, set.DB); err != nil {
+		slog.Warn("audit_seal_failed", "err", err)
+	} else if n > 0 {
+		slog.Info("audit_sealed", "events", n)
+	}
 	if n, err := datadir.Secure(cfg.DataDir); err != nil {
 		slog.Warn("data_dir_modes_failed", "err", err)
 	} else if n > 0 {
