@@ -70,6 +70,11 @@ func usage(w io.Writer) {
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return mainContext(context.Background(), args, stdout, stderr, getenv)
+}
+
+// mainContext is Main until ctx ends (tests stop a server with it).
+func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := env{stdout: stdout, stderr: stderr, getenv: getenv}
 	name := "serve"
 	if len(args) > 0 {
@@ -85,7 +90,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 		if c.name != name {
 			continue
 		}
-		err := c.run(context.Background(), e, args)
+		err := c.run(ctx, e, args)
 		switch {
 		case err == nil:
 			return 0

@@ -99,7 +99,9 @@ func New(o Options) *Service {
 	// Every redirect hop is held to the rules of the first request: https,
 	// and for an API sync a host on the allowed list, so an allowed host
 	// cannot bounce the server to an internal address.
-	s.client.CheckRedirect = checkRedirect
+	c := *s.client // a copy: the caller's client is left as it was
+	c.CheckRedirect = checkRedirect
+	s.client = &c
 	if s.now == nil {
 		s.now = time.Now
 	}
