@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Modes of everything in the data dir.
@@ -154,6 +155,9 @@ func OpenTemp(dataDir string) (*Temp, Cleanup, error) {
 	for _, e := range entries {
 		p := filepath.Join(root, e.Name())
 		if e.IsDir() {
+			if _, mine := opened.Load(p); mine {
+				continue // an area this process opened and still uses
+			}
 			if pid, ok := owner(p); ok && pid != os.Getpid() && processAlive(pid) {
 				others++
 				continue // a live process's area
@@ -176,8 +180,14 @@ func OpenTemp(dataDir string) (*Temp, Cleanup, error) {
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), FileMode); err != nil {
 		return nil, c, fmt.Errorf("datadir: create %s: %w", dir, err)
 	}
+	opened.Store(dir, true)
 	return &Temp{dir: dir, others: others}, c, nil
 }
+
+// opened holds the areas this process has open: an area with this
+// process's pid that is not among them was left by an earlier process that
+// had the same pid (after a reboot) and may go.
+var opened sync.Map
 
 func owner(dir string) (int, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
@@ -229,5 +239,6 @@ func (t *Temp) Close() error {
 	if t == nil {
 		return nil
 	}
+	opened.Delete(t.dir)
 	return os.RemoveAll(t.dir)
 }
