@@ -4,13 +4,14 @@
 //  1. wrk on the hot reads — catalogue search, a board page, the unread
 //     notification count — each beside bench/bare serving the same bytes
 //     from a plain net/http handler, printing requests/s and the ratio;
+//
 //  2. a soak: the maximum rate of the three reads mixed (closed loop, -c
 //     connections), then half of it as a steady open-loop rate for -soak,
 //     sampling the server's RSS every 10 s; flat means every sample after
 //     the first minute within 10% of their mean.
 //
-//	make build && go build -o bin/bare ./bench/bare
-//	go run ./bench/hotreads -bin bin/purplebook -bare bin/bare [-wrk-duration 10s] [-soak 10m]
+//     make build && go build -o bin/bare ./bench/bare
+//     go run ./bench/hotreads -bin bin/purplebook -bare bin/bare [-wrk-duration 10s] [-soak 10m]
 //
 // bench/hotreads.sh does the builds. -soak 0 skips the soak, -wrk-duration
 // 0 the wrk runs.
