@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 RUN_ARGS ?=
 
-.PHONY: help run build build-pg ui ui-if-changed test deps system-deps node-modules go-modules notices check-notices vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
+.PHONY: help run build build-pg ui ui-if-changed test deps system-deps node-modules go-modules notices check-notices vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench bench-load bench-faults clean
 
 help:
 	@echo "make run      build and start the server (SQLite in the default data dir)"
@@ -148,6 +148,14 @@ bench: build
 	bash bench/startup.sh ./$(BIN)
 	bash bench/db-backends.sh
 	bash bench/mitre.sh ./$(BIN)
+
+# Issue 14's figures, long: wrk on the hot reads and a soak (SOAK, default
+# 10m); kill -9 during sync, import and upload N times (default 20).
+bench-load:
+	bash bench/hotreads.sh $(or $(SOAK),10m)
+
+bench-faults:
+	bash bench/faults.sh $(or $(N),20)
 
 clean:
 	rm -rf bin dist

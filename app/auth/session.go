@@ -229,7 +229,7 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*Session, 
 // its access tokens stop working at once.
 func (s *Service) Logout(ctx context.Context, p *Principal, m Meta) error {
 	if p.SessionID == "" {
-		return apperr.BadRequest("not_a_session", "API tokens are revoked under /api-tokens, not logged out.")
+		return ErrSessionRequired
 	}
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"session_id": p.SessionID}, "logout"); err != nil {

@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,16 +411,22 @@ func TestSyncBadInputChangesNothing(t *testing.T) {
 		requireCode(t, err, "invalid_bundle")
 		assert.Equal(t, before, catalogueState(t, s), name)
 	}
-	// Unreachable URL: a clear message, nothing changes.
-	_, err := s.Sync(context.Background(), SyncParams{Source: "https://127.0.0.1:1/enterprise.json", AllowUnverified: true}, actor)
+	// The console (trusted) gets clear messages; nothing changes.
+	_, err := s.Sync(context.Background(), SyncParams{Source: "https://127.0.0.1:1/enterprise.json", AllowUnverified: true, Trusted: true}, actor)
 	requireCode(t, err, "source_unreachable")
 	assert.Contains(t, err.Error(), "upload the file instead")
-	_, err = s.Sync(context.Background(), SyncParams{Source: "http://example.invalid/x.json", AllowUnverified: true}, actor)
+	_, err = s.Sync(context.Background(), SyncParams{Source: "http://example.invalid/x.json", AllowUnverified: true, Trusted: true}, actor)
 	requireCode(t, err, "insecure_source")
-	_, err = s.Sync(context.Background(), SyncParams{Source: "relative/path.json", AllowUnverified: true}, actor)
+	_, err = s.Sync(context.Background(), SyncParams{Source: "relative/path.json", AllowUnverified: true, Trusted: true}, actor)
 	requireCode(t, err, "invalid_source")
-	_, err = s.Sync(context.Background(), SyncParams{Source: "/nonexistent/file.json", AllowUnverified: true}, actor)
+	_, err = s.Sync(context.Background(), SyncParams{Source: "/nonexistent/file.json", AllowUnverified: true, Trusted: true}, actor)
 	requireCode(t, err, "source_unreadable")
+	// Over the API (not trusted), every one of them reads the same.
+	for _, src := range []string{"https://127.0.0.1:1/enterprise.json", "http://example.invalid/x.json", "relative/path.json",
+		"/nonexistent/file.json", "/etc/passwd"} {
+		_, err = s.Sync(context.Background(), SyncParams{Source: src, AllowUnverified: true}, actor)
+		requireCode(t, err, "source_unavailable")
+	}
 	assert.Equal(t, before, catalogueState(t, s))
 }
 
@@ -438,7 +446,7 @@ func TestServerPathSource(t *testing.T) {
 	abs, err := os.Getwd()
 	require.NoError(t, err)
 	path := abs + "/" + testdata(t, "enterprise-attack-small.json")
-	res, err := s.Sync(context.Background(), SyncParams{Source: path, AllowUnverified: true}, actor)
+	res, err := s.Sync(context.Background(), SyncParams{Source: path, AllowUnverified: true, Trusted: true}, actor)
 	require.NoError(t, err)
 	assert.Equal(t, path, res.SourceURL)
 }
@@ -483,4 +491,48 @@ func (spaces) Read(p []byte) (int, error) {
 		p[i] = ' '
 	}
 	return len(p), nil
+}
+
+type hostList []string
+
+func (h hostList) MitreSyncHosts(context.Context) ([]string, error) { return h, nil }
+
+func TestHostAllowed(t *testing.T) {
+	t.Parallel()
+	allowed := []string{"attack.example.org", "mirror.example.org:8443", "10.0.0.5"}
+	for raw, want := range map[string]bool{
+		"https://attack.example.org/x":      true,
+		"https://ATTACK.example.org./x":     true,
+		"https://attack.example.org:443/x":  true,
+		"https://attack.example.org:444/x":  false,
+		"https://evil-attack.example.org/x": false,
+		"https://example.org/x":             false,
+		"https://mirror.example.org:8443/x": true,
+		"https://mirror.example.org/x":      false,
+		"https://10.0.0.5/x":                true,
+		"https://10.0.0.6/x":                false,
+	} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		assert.Equal(t, want, hostAllowed(u, allowed), raw)
+	}
+}
+
+// A redirect from an allowed host to one that is not is refused like the
+// host itself: the server never follows it.
+func TestRedirectToAnotherHostRefused(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	target := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/bundle.json", http.StatusFound)
+	}))
+	defer origin.Close()
+	d := dbtest.New(t)
+	u, _ := url.Parse(origin.URL)
+	s := New(Options{DB: d, Client: origin.Client(), Hosts: hostList{u.Host}})
+	_, err := s.Sync(context.Background(), SyncParams{Source: origin.URL + "/bundle.json", AllowUnverified: true}, actor)
+	requireCode(t, err, "source_unavailable")
+	assert.Zero(t, hits.Load(), "the redirect target was never contacted")
 }

@@ -60,7 +60,21 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		if rt.Access == Authenticated && rt.Method != "GET" {
 			assert.Contains(t, selfServiceWrites, key, "%s writes without a permission: declare one, or list it as self-service", key)
 		}
+		// Credential and profile routes are for login sessions only.
+		assert.Equal(t, sessionOnly[key], rt.Session, "%s: Session", key)
 	}
+	// Personal API tokens: each narrowed token reaches exactly what its
+	// permission allows, and no token a Session route (harden_test.go).
+	checkTokenScopes(t, e, routes)
+}
+
+// Routes a personal API token may never call: the caller's own
+// credentials and profile.
+var sessionOnly = map[string]bool{
+	"POST /auth/logout": true, "POST /auth/password": true, "PATCH /auth/me": true,
+	"GET /auth/mfa": true, "POST /auth/mfa/enroll": true, "POST /auth/mfa/confirm": true,
+	"POST /auth/mfa/disable": true, "POST /auth/mfa/recovery-codes": true,
+	"GET /api-tokens": true, "POST /api-tokens": true, "DELETE /api-tokens/:id": true,
 }
 
 // Writes that act only on the caller's own account.
