@@ -1,0 +1,187 @@
+// Package tally keeps the results aggregates (tables result_technique_counts
+// and result_month_counts, schema 0003_results) up to date. Every write that
+// changes a mission test's state, derived outcome, execution time, tags or
+// existence calls TestsChanged (or RefreshMission) in the same transaction,
+// so the organisation-wide coverage and the trends (app/results) read small
+// pre-counted rows instead of every mission test.
+//
+// The aggregates count tests per result bucket, which does not depend on how
+// the detection levels are configured: "planned" (pending or in progress),
+// "skipped", "unassessed" (executed or assessed without a derived outcome),
+// or the id of the derived outcome level. Scores, colours and states are
+// computed from the buckets when read (docs/RESULTS.md).
+//
+// Each refresh recomputes the affected rows from the mission tests with one
+// grouped query: the aggregate always equals a recomputation from scratch,
+// whatever the order of writes (tally_test.go checks it after random writes).
+package tally
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+)
+
+// Buckets that are not a detection level id.
+const (
+	Planned    = "planned"
+	Skipped    = "skipped"
+	Unassessed = "unassessed"
+)
+
+// bucketSQL classifies a mission test (alias t). Shared by every query here
+// and by the migration that filled the tables for existing missions.
+const bucketSQL = `CASE WHEN t.state = 'skipped' THEN 'skipped' WHEN t.state IN ('pending', 'in_progress') THEN 'planned'
+	WHEN t.outcome_level_id IS NULL THEN 'unassessed' ELSE t.outcome_level_id END`
+
+// startSQL is the execution start of an executed test (started_at, else
+// executed_at); NULL for tests not executed.
+const startSQL = `CASE WHEN t.state IN ('executed', 'assessed') THEN COALESCE(t.started_at, t.executed_at) END`
+
+// Bucket classifies a test as the SQL does (for callers holding a test in
+// memory, and for tests).
+func Bucket(state string, outcomeLevelID *string) string {
+	switch {
+	case state == "skipped":
+		return Skipped
+	case state == "pending" || state == "in_progress":
+		return Planned
+	case outcomeLevelID == nil || *outcomeLevelID == "":
+		return Unassessed
+	default:
+		return *outcomeLevelID
+	}
+}
+
+// maxIn bounds the number of values bound in one IN list.
+const maxIn = 500
+
+func params(prefix string, xs []string) (string, dbx.Params) {
+	p := dbx.Params{}
+	ph := make([]string, len(xs))
+	for i, x := range xs {
+		k := fmt.Sprintf("%s%d", prefix, i)
+		p[k] = x
+		ph[i] = "{:" + k + "}"
+	}
+	return strings.Join(ph, ", "), p
+}
+
+func merge(a, b dbx.Params) dbx.Params {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
+}
+
+// TestsChanged refreshes the aggregates after the given tests of one mission
+// changed (created, updated, deleted or restored): the technique rows of
+// their ATT&CK tags, and the mission's month rows.
+func TestsChanged(ctx context.Context, tx dbx.Builder, missionID string, testIDs ...string) error {
+	if len(testIDs) == 0 {
+		return nil
+	}
+	ext := map[string]bool{}
+	for start := 0; start < len(testIDs); start += maxIn {
+		chunk := testIDs[start:min(start+maxIn, len(testIDs))]
+		in, p := params("tid", chunk)
+		var ids []string
+		if err := tx.NewQuery(`SELECT DISTINCT external_id FROM mission_test_mitre_tags
+			WHERE kind IN ('technique', 'subtechnique') AND mission_test_id IN (` + in + `)`).
+			Bind(p).WithContext(ctx).Column(&ids); err != nil {
+			return fmt.Errorf("tally: tags of changed tests: %w", err)
+		}
+		for _, id := range ids {
+			ext[id] = true
+		}
+	}
+	keys := make([]string, 0, len(ext))
+	for id := range ext {
+		keys = append(keys, id)
+	}
+	sort.Strings(keys)
+	if err := refreshTechniques(ctx, tx, missionID, keys); err != nil {
+		return err
+	}
+	return refreshMonths(ctx, tx, missionID)
+}
+
+// RefreshMission recomputes every aggregate row of one mission (after a
+// bulk change such as an import).
+func RefreshMission(ctx context.Context, tx dbx.Builder, missionID string) error {
+	if _, err := tx.Delete("result_technique_counts", dbx.HashExp{"mission_id": missionID}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: clear mission: %w", err)
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_technique_counts (mission_id, external_id, bucket, tests, first_executed_at, last_executed_at)
+		SELECT t.mission_id, g.external_id, ` + bucketSQL + `, COUNT(*), MIN(` + startSQL + `), MAX(` + startSQL + `)
+		FROM mission_test_mitre_tags g JOIN mission_tests t ON t.id = g.mission_test_id
+		WHERE t.mission_id = {:m} AND t.deleted_at IS NULL AND g.kind IN ('technique', 'subtechnique')
+		GROUP BY 1, 2, 3`).Bind(dbx.Params{"m": missionID}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: mission techniques: %w", err)
+	}
+	return refreshMonths(ctx, tx, missionID)
+}
+
+// RebuildAll recomputes every aggregate row of every mission.
+func RebuildAll(ctx context.Context, tx dbx.Builder) error {
+	for _, table := range []string{"result_technique_counts", "result_month_counts"} {
+		if _, err := tx.NewQuery("DELETE FROM " + table).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("tally: clear %s: %w", table, err)
+		}
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_technique_counts (mission_id, external_id, bucket, tests, first_executed_at, last_executed_at)
+		SELECT t.mission_id, g.external_id, ` + bucketSQL + `, COUNT(*), MIN(` + startSQL + `), MAX(` + startSQL + `)
+		FROM mission_test_mitre_tags g JOIN mission_tests t ON t.id = g.mission_test_id
+		WHERE t.deleted_at IS NULL AND g.kind IN ('technique', 'subtechnique')
+		GROUP BY 1, 2, 3`).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: rebuild techniques: %w", err)
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_month_counts (mission_id, month, bucket, tests)
+		SELECT t.mission_id, COALESCE(substr(` + startSQL + `, 1, 7), ''), ` + bucketSQL + `, COUNT(*)
+		FROM mission_tests t WHERE t.deleted_at IS NULL
+		GROUP BY 1, 2, 3`).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: rebuild months: %w", err)
+	}
+	return nil
+}
+
+// refreshTechniques recomputes the rows of the given technique ids of one
+// mission.
+func refreshTechniques(ctx context.Context, tx dbx.Builder, missionID string, ext []string) error {
+	for start := 0; start < len(ext); start += maxIn {
+		chunk := ext[start:min(start+maxIn, len(ext))]
+		in, p := params("ext", chunk)
+		p["m"] = missionID
+		if _, err := tx.NewQuery(`DELETE FROM result_technique_counts WHERE mission_id = {:m} AND external_id IN (` + in + `)`).
+			Bind(p).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("tally: clear techniques: %w", err)
+		}
+		if _, err := tx.NewQuery(`INSERT INTO result_technique_counts (mission_id, external_id, bucket, tests, first_executed_at, last_executed_at)
+			SELECT t.mission_id, g.external_id, ` + bucketSQL + `, COUNT(*), MIN(` + startSQL + `), MAX(` + startSQL + `)
+			FROM mission_test_mitre_tags g JOIN mission_tests t ON t.id = g.mission_test_id
+			WHERE t.mission_id = {:m} AND t.deleted_at IS NULL AND g.kind IN ('technique', 'subtechnique')
+			AND g.external_id IN (` + in + `)
+			GROUP BY 1, 2, 3`).Bind(merge(dbx.Params{}, p)).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("tally: techniques: %w", err)
+		}
+	}
+	return nil
+}
+
+// refreshMonths recomputes the month rows of one mission (a mission holds at
+// most a few thousand tests: one indexed grouped scan).
+func refreshMonths(ctx context.Context, tx dbx.Builder, missionID string) error {
+	if _, err := tx.Delete("result_month_counts", dbx.HashExp{"mission_id": missionID}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: clear months: %w", err)
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_month_counts (mission_id, month, bucket, tests)
+		SELECT t.mission_id, COALESCE(substr(` + startSQL + `, 1, 7), ''), ` + bucketSQL + `, COUNT(*)
+		FROM mission_tests t WHERE t.mission_id = {:m} AND t.deleted_at IS NULL
+		GROUP BY 1, 2, 3`).Bind(dbx.Params{"m": missionID}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: months: %w", err)
+	}
+	return nil
+}

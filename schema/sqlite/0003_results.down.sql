@@ -1,0 +1,3 @@
+-- Reverts 0003_results.up.sql.
+DROP TABLE IF EXISTS result_month_counts;
+DROP TABLE IF EXISTS result_technique_counts;
