@@ -261,7 +261,7 @@ func (s *Service) PutSetting(ctx context.Context, p *Principal, key string, raw 
 			if err != nil {
 				return fmt.Errorf("auth: write setting %s: %w", key, err)
 			}
-			if err := audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "settings.update", ObjectType: "setting", ObjectID: key,
+			if err := audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "settings.update", ObjectType: "setting", ObjectID: key,
 				Details: map[string]any{"before": before, "after": v}}); err != nil {
 				return err
 			}

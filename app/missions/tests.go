@@ -158,8 +158,8 @@ func nextPosition(ctx context.Context, tx *dbx.Tx, missionID string) (int, error
 
 // copyTemplate inserts a mission test copied from a template, with its
 // ATT&CK tags denormalised (kind, id, name, url as the catalogue says now).
-func (s *Service) copyTemplate(ctx context.Context, tx *dbx.Tx, missionID string, scenarioID, categoryID *string, tpl templates.Template, pos int) (string, error) {
-	id, now := db.NewID(), db.Now()
+func (s *Service) copyTemplate(ctx context.Context, tx *dbx.Tx, now db.Time, missionID string, scenarioID, categoryID *string, tpl templates.Template, pos int) (string, error) {
+	id := db.NewID()
 	p := dbx.Params{"id": id, "mission_id": missionID, "mission_scenario_id": scenarioID, "test_template_id": nilIfEmpty(&tpl.ID),
 		"category_id": categoryID, "position": pos, "name": tpl.Name, "name_fold": db.Fold(tpl.Name), "description": tpl.Description,
 		"objective": tpl.Objective, "executor": tpl.Executor, "command_template": tpl.Command, "cleanup_command": tpl.CleanupCommand,
@@ -226,6 +226,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		}
 	}
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -239,7 +240,6 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		if err := tx.Select("MAX(position)").From("mission_scenarios").Where(dbx.HashExp{"mission_id": missionID}).WithContext(ctx).Row(&maxPos); err != nil {
 			return err
 		}
-		now := db.Now()
 		ms := MissionScenario{ID: db.NewID(), ScenarioTemplateID: &sc.ID, Name: sc.Name, Description: sc.Description, Position: int(maxPos.Int64) + 1}
 		if !maxPos.Valid {
 			ms.Position = 0
@@ -258,7 +258,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 			if e.Deleted {
 				continue
 			}
-			id, err := s.copyTemplate(ctx, tx, missionID, &ms.ID, nil, tpls[e.TestTemplateID], pos)
+			id, err := s.copyTemplate(ctx, tx, now, missionID, &ms.ID, nil, tpls[e.TestTemplateID], pos)
 			if err != nil {
 				return err
 			}
@@ -266,10 +266,10 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 			res.TestIDs = append(res.TestIDs, id)
 		}
 		res.Scenario = ms
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.scenario_add", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_add", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"scenario_template_id": sc.ID, "mission_scenario_id": ms.ID, "tests": len(res.TestIDs), "skipped": len(res.Skipped)}})
 	})
 	return res, err
@@ -287,8 +287,8 @@ func (s *Service) checkCapacity(ctx context.Context, tx *dbx.Tx, missionID strin
 }
 
 // touch bumps the mission's updated_at (missions are listed by activity).
-func (s *Service) touch(ctx context.Context, tx *dbx.Tx, missionID string) error {
-	_, err := tx.Update("missions", dbx.Params{"updated_at": db.Now()}, dbx.HashExp{"id": missionID}).WithContext(ctx).Execute()
+func (s *Service) touch(ctx context.Context, tx *dbx.Tx, now db.Time, missionID string) error {
+	_, err := tx.Update("missions", dbx.Params{"updated_at": now}, dbx.HashExp{"id": missionID}).WithContext(ctx).Execute()
 	return err
 }
 
@@ -306,13 +306,13 @@ func (s *Service) Scenarios(ctx context.Context, c Caller, missionID string) ([]
 // DeleteScenario soft-deletes a mission scenario and its tests.
 func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scenarioID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if !db.ValidID(scenarioID) {
 			return apperr.New(apperr.ErrNotFound, "not_found", "No such scenario in this mission.")
 		}
-		now := db.Now()
 		res, err := tx.Update("mission_scenarios", dbx.Params{"deleted_at": now, "updated_at": now},
 			dbx.HashExp{"id": scenarioID, "mission_id": missionID, "deleted_at": nil}).WithContext(ctx).Execute()
 		if err != nil {
@@ -325,7 +325,7 @@ func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scena
 			dbx.HashExp{"mission_scenario_id": scenarioID, "deleted_at": nil}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"mission_scenario_id": scenarioID}})
 	})
 }
@@ -369,6 +369,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 	}
 	var id string
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -385,14 +386,14 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 		if err != nil {
 			return err
 		}
-		id, err = s.copyTemplate(ctx, tx, missionID, nil, in.CategoryID, tpl, pos)
+		id, err = s.copyTemplate(ctx, tx, now, missionID, nil, in.CategoryID, tpl, pos)
 		if err != nil {
 			return err
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.test_add", ObjectType: "mission_test", ObjectID: id,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_add", ObjectType: "mission_test", ObjectID: id,
 			Details: map[string]any{"mission_id": missionID, "name": tpl.Name, "test_template_id": in.TestTemplateID}})
 	})
 	if err != nil {
@@ -636,6 +637,7 @@ func (s *Service) Writable(ctx context.Context, c Caller, missionID string) erro
 // (negative, then final), so the unique key never sees a duplicate.
 func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, ids []string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -679,10 +681,10 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 				return err
 			}
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"before": live, "after": ids}})
 	})
 }
@@ -697,6 +699,7 @@ func truncate(s string, n int) string {
 // DeleteTest soft-deletes a test.
 func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -704,12 +707,11 @@ func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID st
 		if err != nil {
 			return err
 		}
-		now := db.Now()
 		if _, err := tx.Update("mission_tests", dbx.Params{"deleted_at": now, "updated_at": now, "version": r.Version + 1},
 			dbx.HashExp{"id": testID}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,
 			Details: map[string]any{"mission_id": missionID, "name": r.Name}})
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
-	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/patch"
 )
 
@@ -112,6 +111,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 	sent := p.sent()
 	var notifyAfter []func(tx *dbx.Tx) error
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
 		if err != nil {
 			return err
@@ -252,7 +252,6 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			}
 		}
 		// State machine.
-		now := db.Now()
 		stateChanged := false
 		if p.State.Set {
 			next := p.State.Or("")
@@ -302,7 +301,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		}
 		// Outcomes per control.
 		if p.Outcomes.Set {
-			if err := s.saveOutcomes(ctx, tx, c, &r, p.Outcomes.Or(nil)); err != nil {
+			if err := s.saveOutcomes(ctx, tx, now, c, &r, p.Outcomes.Or(nil)); err != nil {
 				return err
 			}
 			if r.State == "executed" {
@@ -315,7 +314,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
 		if stateChanged {
@@ -326,7 +325,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
 			Details: testDiff(before, r, sent)})
 	})
 	if err != nil {
@@ -367,7 +366,7 @@ func (s *Service) Controls(ctx context.Context, b dbx.Builder) ([]string, error)
 
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
-func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *testRow, ins []OutcomeInput) error {
+func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {
 	controls, err := s.Controls(ctx, tx)
 	if err != nil {
 		return err
@@ -387,7 +386,6 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *tes
 	}
 	var inv apperr.Invalid
 	seen := map[string]bool{}
-	now := db.Now()
 	for i, in := range ins {
 		field := fmt.Sprintf("outcomes[%d]", i)
 		control, ok := canon[db.Fold(in.Control)]
@@ -465,6 +463,7 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *tes
 
 // stateNotifications tells the other side: executed → blue (and the
 // assigned blue user); assessed → red, leads (and the assigned red user).
+// The notifications carry the time of the change (after.UpdatedAt).
 func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, before, after testRow) func(tx *dbx.Tx) error {
 	return func(tx *dbx.Tx) error {
 		var roles []string
@@ -484,7 +483,7 @@ func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, be
 		if assigned != nil {
 			ids = append(ids, *assigned)
 		}
-		return notify.Create(ctx, tx, ids, c.UserID, "test."+after.State, map[string]any{
+		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, map[string]any{
 			"mission_id": after.MissionID, "mission_name": a.mission.Name, "test_id": after.ID, "test_name": after.Name,
 			"from": before.State, "to": after.State, "by": c.Actor.Label})
 	}

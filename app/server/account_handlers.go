@@ -34,7 +34,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, req bunrouter.Request, in login
 	if err != nil {
 		return err
 	}
-	setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
+	s.setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
 	return writeJSON(w, http.StatusOK, res)
 }
 
