@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/tally"
 )
 
 // TestPatch is the flat body of PATCH /missions/{id}/tests/{tid}. Red fields
@@ -314,6 +315,11 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
+		if resultChanged(before, r) {
+			if err := tally.TestsChanged(ctx, tx, missionID, testID); err != nil {
+				return err
+			}
+		}
 		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
@@ -332,6 +338,27 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		return Test{}, err
 	}
 	return s.GetTest(ctx, c, missionID, testID)
+}
+
+// resultChanged reports whether an update changes what the results
+// aggregates count: the state, the derived outcome or the execution time.
+func resultChanged(a, b testRow) bool {
+	return a.State != b.State || !sameString(a.OutcomeLevelID, b.OutcomeLevelID) ||
+		!sameTime(a.StartedAt, b.StartedAt) || !sameTime(a.ExecutedAt, b.ExecutedAt)
+}
+
+func sameString(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func sameTime(a, b *db.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(b.Time)
 }
 
 func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {

@@ -465,6 +465,12 @@ func (s *Service) CoverageLayer(ctx context.Context, c missions.Caller, cp Cover
 	for i := range l.Techniques {
 		e := &l.Techniques[i]
 		r := cov.Matrix.Results[e.TechniqueID]
+		if e.Comment == "" {
+			continue // only opens its sub-techniques
+		}
+		if r.Result.Tests != r.Own.Tests {
+			e.Metadata = append(e.Metadata, LayerMeta{Divider: true}, LayerMeta{Name: "With sub-techniques", Value: summaryLine(r.Result, sc)})
+		}
 		if r.FirstTested != nil {
 			e.Metadata = append(e.Metadata, LayerMeta{Name: "First tested", Value: r.FirstTested.String()})
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/results"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -41,6 +42,7 @@ type Set struct {
 	Notify    *notify.Service
 	Missions  *missions.Service
 	Evidence  *evidence.Service
+	Results   *results.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -75,5 +77,6 @@ func New(o Options) (*Set, error) {
 	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Auth, DataDir: o.DataDir, Now: o.Now}); err != nil {
 		return nil, err
 	}
+	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates, Now: o.Now})
 	return s, nil
 }
