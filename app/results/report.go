@@ -44,6 +44,7 @@ type ReportTest struct {
 	Class             string         `json:"result"`
 	Outcome           *string        `json:"outcome"`
 	OutcomeName       string         `json:"outcome_name"`
+	Color             string         `json:"-"` // the outcome level's colour (HTML)
 	Score             *int           `json:"score"`
 	Techniques        []TagRef       `json:"techniques"`
 	Tactics           []string       `json:"tactics"`
@@ -171,6 +172,11 @@ func (s *Service) MissionReport(ctx context.Context, c missions.Caller, missionI
 			Class: tr.Class, Outcome: tr.Outcome, OutcomeName: outcomeLabel(sc, tr), Score: tr.Score, Techniques: []TagRef{},
 			Tactics: tr.Tactics, Times: tr.Times, Evidence: evBy[tr.ID], Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 		_ = json.Unmarshal(r.Platforms, &rt.Platforms)
+		if tr.Outcome != nil {
+			if l, ok := sc.ByKey(*tr.Outcome); ok {
+				rt.Color = l.Color
+			}
+		}
 		for _, id := range tr.Techniques {
 			rt.Techniques = append(rt.Techniques, TagRef{ID: id, Name: tr.TagNames[id]})
 		}
