@@ -262,7 +262,9 @@ type missionData struct {
 	outcomes []outcomeRow
 }
 
-func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID string) (*missionData, error) {
+// loadMission reads what the views compute from; per-control outcomes only
+// when asked (the layer does not show them).
+func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID string, outcomes bool) (*missionData, error) {
 	m, err := s.missions.Get(ctx, c, missionID)
 	if err != nil {
 		return nil, err
@@ -286,8 +288,10 @@ func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID 
 	if d.tags, err = s.missionTags(ctx, b, missionID); err != nil {
 		return nil, err
 	}
-	if d.outcomes, err = s.missionOutcomes(ctx, b, missionID); err != nil {
-		return nil, err
+	if outcomes {
+		if d.outcomes, err = s.missionOutcomes(ctx, b, missionID); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -299,7 +303,7 @@ func missionInfo(m missions.Mission) MissionInfo {
 
 // MissionResults computes a mission's results.
 func (s *Service) MissionResults(ctx context.Context, c missions.Caller, missionID string) (*MissionResults, error) {
-	d, err := s.loadMission(ctx, c, missionID)
+	d, err := s.loadMission(ctx, c, missionID, true)
 	if err != nil {
 		return nil, err
 	}

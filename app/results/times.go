@@ -10,9 +10,9 @@ import (
 
 // Times to log, alert and prevent, in seconds from the execution start.
 type Times struct {
-	Log     *float64 `json:"log"`
-	Alert   *float64 `json:"alert"`
-	Prevent *float64 `json:"prevent"`
+	Log     *float64 `json:"log,omitempty"`
+	Alert   *float64 `json:"alert,omitempty"`
+	Prevent *float64 `json:"prevent,omitempty"`
 }
 
 // controlFacts is one control's outcome as the time derivation needs it.
