@@ -200,9 +200,9 @@ type TestResult struct {
 	Tactics    []string          `json:"tactics"` // shortnames
 	Controls   []ControlOutcome  `json:"controls"`
 	Times      Times             `json:"times"`
-	StartedAt  *db.Time          `json:"started_at"`
-	ExecutedAt *db.Time          `json:"executed_at"`
-	AssessedAt *db.Time          `json:"assessed_at"`
+	StartedAt  *db.Time          `json:"-"`
+	ExecutedAt *db.Time          `json:"-"`
+	AssessedAt *db.Time          `json:"-"`
 	TagNames   map[string]string `json:"-"`
 }
 
