@@ -194,7 +194,7 @@ func (s *Service) MFAStatus(ctx context.Context, p *Principal) (MFAStatus, error
 	if err != nil {
 		return MFAStatus{}, err
 	}
-	req, err := s.RequireMFA(ctx)
+	req, err := s.settings.RequireMFA(ctx)
 	if err != nil {
 		return MFAStatus{}, err
 	}

@@ -22,6 +22,14 @@ type Time struct{ time.Time }
 // Options.Now), so every timestamp can be tested on any date.
 func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)} }
 
+// TimePtr is the time of a nullable column: nil stays nil.
+func TimePtr(t *Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	return &t.Time
+}
+
 // String formats t in TimeLayout.
 func (t Time) String() string { return t.UTC().Format(TimeLayout) }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Field limits.
@@ -121,6 +122,19 @@ func list(ctx context.Context, b dbx.Builder) ([]Level, error) {
 
 // List returns every level in rank order (best first).
 func (s *Service) List(ctx context.Context) ([]Level, error) { return list(ctx, s.db.Read) }
+
+// Ranked returns every level in rank order without the usage counts
+// (InUse is 0), read through b: the caller's transaction when it derives
+// outcomes from the ranks it then stores, else a pool. It is the cheap
+// read that boards and outcome writes use.
+func (s *Service) Ranked(ctx context.Context, b dbx.Builder) ([]Level, error) {
+	var ls []Level
+	if err := b.NewQuery(`SELECT l.id, l.key, l.name, l.description, l.rank, l.color, l.counts_as_detected, l.is_system,
+		l.created_at, l.updated_at, 0 AS in_use FROM detection_levels l ORDER BY l.rank`).WithContext(ctx).All(&ls); err != nil {
+		return nil, fmt.Errorf("levels: ranked: %w", err)
+	}
+	return ls, nil
+}
 
 // Get returns one level; a malformed id is not found.
 func (s *Service) Get(ctx context.Context, id string) (Level, error) { return get(ctx, s.db.Read, id) }
@@ -568,16 +582,16 @@ func checkOrder(cur []Level, order []string) error {
 	return inv.Err()
 }
 
+// truncateList quotes at most five ids of at most 40 characters each.
 func truncateList(xs []string) []string {
-	if len(xs) > 5 {
-		return append(xs[:5:5], "…")
-	}
+	out := make([]string, 0, min(len(xs), 6))
 	for i, x := range xs {
-		if len(x) > 40 {
-			xs[i] = x[:40] + "…"
+		if i == 5 {
+			return append(out, "…")
 		}
+		out = append(out, text.Ellipsis(x, 40))
 	}
-	return xs
+	return out
 }
 
 // renumber gives the levels of order the ranks 1..n. uq_detection_levels_rank

@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
 	"github.com/purplebook/purplebook/app/tally"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // TestPatch is the flat body of PATCH /missions/{id}/tests/{tid}. Red fields
@@ -166,7 +167,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return
 			}
 			*dst = f.Or("")
-			checkText(&inv, field, *dst, max, false)
+			text.Check(&inv, field, *dst, max, false)
 		}
 		tm := func(f patch.Field[db.Time], dst **db.Time) {
 			if !f.Set {
@@ -215,7 +216,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		str(p.BlueNotes, &r.BlueNotes, "blue_notes", 20_000)
 		if p.Name.Set {
 			r.Name = strings.TrimSpace(p.Name.Or(""))
-			checkText(&inv, "name", r.Name, 200, true)
+			text.Check(&inv, "name", r.Name, 200, true)
 		}
 		str(p.Description, &r.Description, "description", 20_000)
 		str(p.Objective, &r.Objective, "objective", 20_000)
@@ -361,49 +362,19 @@ func sameTime(a, b *db.Time) bool {
 	return a.Equal(b.Time)
 }
 
-func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
-	_, err := tx.Update("mission_tests", dbx.Params{
-		"name": r.Name, "name_fold": db.Fold(r.Name), "description": r.Description, "objective": r.Objective,
-		"expected_detection": r.ExpectedDetection, "category_id": r.CategoryID, "state": r.State, "skip_reason": r.SkipReason,
-		"assigned_red_user_id": r.AssignedRedUserID, "assigned_blue_user_id": r.AssignedBlueUserID, "operator": r.Operator,
-		"started_at": r.StartedAt, "finished_at": r.FinishedAt, "source_host": r.SourceHost, "source_ip": r.SourceIP,
-		"target_host": r.TargetHost, "target_ip": r.TargetIP, "tool": r.Tool, "user_context": r.UserContext,
-		"command_run": r.CommandRun, "output": r.Output, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
-		"executed_at": r.ExecutedAt, "blue_notes": r.BlueNotes, "outcome_level_id": r.OutcomeLevelID, "detected_at": r.DetectedAt,
-		"assessed_at": r.AssessedAt, "version": r.Version, "updated_at": r.UpdatedAt,
-	}, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute()
-	if err != nil {
-		return fmt.Errorf("missions: save test: %w", err)
-	}
-	return nil
-}
-
-// Controls returns the configured security controls (setting security_controls).
-func (s *Service) Controls(ctx context.Context, b dbx.Builder) ([]string, error) {
-	var raw string
-	if err := b.Select("value").From("settings").Where(dbx.HashExp{"key": "security_controls"}).WithContext(ctx).Row(&raw); err != nil {
-		return []string{"EDR", "SIEM", "AV", "Firewall", "Mail gateway", "Web proxy", "DLP"}, nil
-	}
-	var cs []string
-	if err := json.Unmarshal([]byte(raw), &cs); err != nil {
-		return nil, fmt.Errorf("missions: security_controls setting: %w", err)
-	}
-	return cs, nil
-}
-
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
 func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {
-	controls, err := s.Controls(ctx, tx)
+	controls, err := s.settings.SecurityControls(ctx)
 	if err != nil {
 		return err
 	}
-	levels, err := s.Levels(ctx, tx)
+	lv, err := s.levelsByID(ctx, tx)
 	if err != nil {
 		return err
 	}
 	byKey := map[string]Level{}
-	for _, l := range levels {
+	for _, l := range lv {
 		byKey[l.Key] = l
 		byKey[l.ID] = l
 	}
@@ -425,8 +396,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 			continue
 		}
 		seen[control] = true
-		checkText(&inv, field+".alert_name", in.AlertName, 500, false)
-		checkText(&inv, field+".notes", in.Notes, 20_000, false)
+		text.Check(&inv, field+".alert_name", in.AlertName, 500, false)
+		text.Check(&inv, field+".notes", in.Notes, 20_000, false)
 		if in.DetectionLevel.Set && in.DetectionLevel.Null {
 			if _, err := tx.Delete("mission_test_outcomes", dbx.HashExp{"mission_test_id": r.ID, "control": control}).WithContext(ctx).Execute(); err != nil {
 				return err
@@ -436,8 +407,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 		key, _ := in.DetectionLevel.Get()
 		level, ok := byKey[key]
 		if !ok {
-			keys := make([]string, 0, len(levels))
-			for _, l := range levels {
+			keys := make([]string, 0, len(lv))
+			for _, l := range lv {
 				keys = append(keys, l.Key)
 			}
 			sort.Strings(keys)
@@ -460,30 +431,20 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 	if err := inv.Err(); err != nil {
 		return err
 	}
-	// Derive: best rank wins; detection time is the earliest logged, alerted
-	// or prevented time of a control whose level counts as detected.
-	os, err := s.outcomes(ctx, tx, []any{r.ID}, levels)
+	// The derived outcome and detection time (levels.Derive) are cached on
+	// the test for boards and filters.
+	os, err := s.outcomes(ctx, tx, []any{r.ID}, lv)
 	if err != nil {
 		return err
 	}
+	d := derive(*r, os[r.ID])
 	r.OutcomeLevelID, r.DetectedAt = nil, nil
-	var best *Level
-	for _, o := range os[r.ID] {
-		l := o.Level
-		if best == nil || l.Rank < best.Rank {
-			best = &l
-		}
-		if l.CountsAsDetected {
-			for _, t := range []*db.Time{o.LoggedAt, o.AlertedAt, o.PreventedAt} {
-				if t != nil && (r.DetectedAt == nil || t.Before(r.DetectedAt.Time)) {
-					tt := *t
-					r.DetectedAt = &tt
-				}
-			}
-		}
+	if d.LevelID != "" {
+		r.OutcomeLevelID = &d.LevelID
 	}
-	if best != nil {
-		r.OutcomeLevelID = &best.ID
+	if d.DetectedAt != nil {
+		t := db.NewTime(*d.DetectedAt)
+		r.DetectedAt = &t
 	}
 	return nil
 }
@@ -540,8 +501,8 @@ func rowMap(r testRow) map[string]any {
 }
 
 func short(v any) any {
-	if s, ok := v.(string); ok && len(s) > 500 {
-		return s[:500] + "…"
+	if s, ok := v.(string); ok {
+		return text.Ellipsis(s, 500)
 	}
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/tally"
@@ -279,7 +280,7 @@ func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID 
 	if d.cat, err = s.mitre.Matrix(ctx); err != nil {
 		return nil, err
 	}
-	if d.controls, err = s.missions.Controls(ctx, b); err != nil {
+	if d.controls, err = s.settings.SecurityControls(ctx); err != nil {
 		return nil, err
 	}
 	if d.tests, err = s.missionTests(ctx, b, missionID); err != nil {
@@ -376,8 +377,9 @@ func (s *Service) compute(d *missionData) *MissionResults {
 		})
 	}
 
-	// Per-control outcomes and times.
-	perTest := make([][]Times, len(d.tests))
+	// Per-control outcomes and times: levels.Derive, the definition the
+	// test page uses (from the execution start, never negative, unset when
+	// the control did not detect).
 	type ctrlAcc struct {
 		r                ControlResult
 		detected, missed map[string]bool
@@ -397,62 +399,75 @@ func (s *Service) compute(d *missionData) *MissionResults {
 	for _, name := range d.controls {
 		ctrl(name).r.Configured = true
 	}
+	byTest := make([][]outcomeRow, len(d.tests))
 	for _, o := range d.outcomes {
-		i, ok := idx[o.TestID]
-		if !ok {
+		if i, ok := idx[o.TestID]; ok {
+			if _, known := sc.Level(o.LevelID); known {
+				byTest[i] = append(byTest[i], o)
+			}
+		}
+	}
+	for i, os := range byTest {
+		if len(os) == 0 {
 			continue
 		}
 		t := d.tests[i]
 		tr := &out.Tests[i]
-		l, ok := sc.Level(o.LevelID)
-		if !ok {
-			continue
+		run := tr.Class != ClassPlanned && tr.Class != ClassSkipped // an outcome recorded before the test ran is not a result yet
+		cs := make([]levels.Control, len(os))
+		for k, o := range os {
+			l, _ := sc.Level(o.LevelID)
+			cs[k] = levels.Control{LevelID: l.ID, Rank: l.Rank, CountsAsDetected: l.Class == ClassDetected,
+				LoggedAt: db.TimePtr(o.LoggedAt), AlertedAt: db.TimePtr(o.AlertedAt), PreventedAt: db.TimePtr(o.PreventedAt)}
 		}
-		detected := l.Class == ClassDetected
-		tm := Times{}
-		if tr.Class != ClassPlanned && tr.Class != ClassSkipped {
-			tm = controlTimes(executionStart(t.StartedAt, t.ExecutedAt), controlFacts{Detected: detected,
-				LoggedAt: o.LoggedAt, AlertedAt: o.AlertedAt, PreventedAt: o.PreventedAt})
+		der := levels.Derive(db.TimePtr(t.StartedAt), db.TimePtr(t.ExecutedAt), cs)
+		if run {
+			tr.Times = seconds(der.Overall)
 		}
-		perTest[i] = append(perTest[i], tm)
-		tr.Controls = append(tr.Controls, ControlOutcome{Control: o.Control, Expected: o.Expected, Outcome: l.Key, Times: tm,
-			AlertName: o.AlertName, Notes: o.Notes, LoggedAt: o.LoggedAt, AlertedAt: o.AlertedAt, Prevented: o.PreventedAt})
-		if tr.Class == ClassPlanned || tr.Class == ClassSkipped {
-			continue // an outcome recorded before the test ran is not a result yet
-		}
-		a := ctrl(o.Control)
-		a.r.Tests++
-		a.r.Levels[l.Key]++
-		if o.Expected {
-			a.r.Expected++
-		}
-		switch l.Class {
-		case ClassDetected:
-			a.r.Detected++
-			for _, id := range tr.Techniques {
-				a.detected[id] = true
+		for k, o := range os {
+			l, _ := sc.Level(o.LevelID)
+			tm := Times{}
+			if run {
+				tm = seconds(der.Controls[k])
 			}
-		case ClassMissed:
-			a.r.Missed++
+			tr.Controls = append(tr.Controls, ControlOutcome{Control: o.Control, Expected: o.Expected, Outcome: l.Key, Times: tm,
+				AlertName: o.AlertName, Notes: o.Notes, LoggedAt: o.LoggedAt, AlertedAt: o.AlertedAt, Prevented: o.PreventedAt})
+			if !run {
+				continue
+			}
+			a := ctrl(o.Control)
+			a.r.Tests++
+			a.r.Levels[l.Key]++
 			if o.Expected {
-				a.r.ExpectedMissed++
+				a.r.Expected++
+			}
+			switch l.Class {
+			case ClassDetected:
+				a.r.Detected++
 				for _, id := range tr.Techniques {
-					a.missed[id] = true
+					a.detected[id] = true
+				}
+			case ClassMissed:
+				a.r.Missed++
+				if o.Expected {
+					a.r.ExpectedMissed++
+					for _, id := range tr.Techniques {
+						a.missed[id] = true
+					}
 				}
 			}
-		}
-		for _, p := range []struct {
-			dst *[]float64
-			v   *float64
-		}{{&a.log, tm.Log}, {&a.alert, tm.Alert}, {&a.prev, tm.Prevent}} {
-			if p.v != nil {
-				*p.dst = append(*p.dst, *p.v)
+			for _, p := range []struct {
+				dst *[]float64
+				v   *float64
+			}{{&a.log, tm.Log}, {&a.alert, tm.Alert}, {&a.prev, tm.Prevent}} {
+				if p.v != nil {
+					*p.dst = append(*p.dst, *p.v)
+				}
 			}
 		}
 	}
 	var allLog, allAlert, allPrev []float64
 	for i := range out.Tests {
-		out.Tests[i].Times = overallTimes(perTest[i])
 		tm := out.Tests[i].Times
 		if tm.Log != nil {
 			allLog = append(allLog, *tm.Log)

@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/patch"
 	"github.com/purplebook/purplebook/app/results"
+	"github.com/purplebook/purplebook/app/settings"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -265,15 +266,20 @@ func TestHTMLReportLogo(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, "enterprise-attack-small.json")
 	mid := e.mission("Op Logo", "")
+	logo := "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
+	_, _, err := e.set.Settings.Put(e.ctx, e.lead.Actor, settings.OrganisationName, json.RawMessage(`"ACME Corp"`))
+	require.NoError(t, err)
+	_, _, err = e.set.Settings.Put(e.ctx, e.lead.Actor, settings.OrganisationLogo, json.RawMessage(`"`+logo+`"`))
+	require.NoError(t, err)
 	rep, err := e.set.Results.MissionReport(e.ctx, e.lead, mid)
 	require.NoError(t, err)
-	results.SetReportOrganisation(rep, "ACME Corp", "data:image/png;base64,iVBORw0KGgo=")
+	assert.Equal(t, "ACME Corp", rep.Organisation)
 	var buf bytes.Buffer
 	require.NoError(t, rep.WriteHTML(&buf))
-	assert.Contains(t, buf.String(), `<img src="data:image/png;base64,iVBORw0KGgo="`)
+	assert.Contains(t, buf.String(), `<img src="`+logo+`"`)
 	assert.Contains(t, buf.String(), "ACME Corp")
 	assert.Empty(t, scanExternal(buf.String()))
-	// Anything but an inline raster image is left out.
+	// Anything but an inline raster image is left out (settings refuse it too).
 	results.SetReportOrganisation(rep, "ACME Corp", "https://acme.example/logo.png")
 	buf.Reset()
 	require.NoError(t, rep.WriteHTML(&buf))

@@ -14,19 +14,15 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
 // Organisation is how reports name the organisation (settings
-// organisation_name and organisation_logo, owned by app/auth).
+// organisation_name and organisation_logo).
 type Organisation struct {
 	Name string
 	Logo string // a data: URL of a PNG, JPEG, GIF or WebP image, or ""
-}
-
-// OrganisationSource reads the organisation settings.
-type OrganisationSource interface {
-	Organisation(ctx context.Context) (name, logo string, err error)
 }
 
 // Options are the service's dependencies.
@@ -35,7 +31,7 @@ type Options struct {
 	Missions  *missions.Service
 	Mitre     *mitre.Service
 	Templates *templates.Service
-	Org       OrganisationSource // nil: reports carry no organisation
+	Settings  *settings.Service
 	Now       func() time.Time
 }
 
@@ -45,13 +41,13 @@ type Service struct {
 	missions  *missions.Service
 	mitre     *mitre.Service
 	templates *templates.Service
-	org       OrganisationSource
+	settings  *settings.Service
 	now       func() time.Time
 }
 
 // New builds the service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, missions: o.Missions, mitre: o.Mitre, templates: o.Templates, org: o.Org, now: o.Now}
+	s := &Service{db: o.DB, missions: o.Missions, mitre: o.Mitre, templates: o.Templates, settings: o.Settings, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -59,9 +55,6 @@ func New(o Options) *Service {
 }
 
 func (s *Service) organisation(ctx context.Context) (Organisation, error) {
-	if s.org == nil {
-		return Organisation{}, nil
-	}
-	name, logo, err := s.org.Organisation(ctx)
+	name, logo, err := s.settings.Organisation(ctx)
 	return Organisation{Name: name, Logo: logo}, err
 }

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 )
 
 // Times to log, alert and prevent, in seconds from the execution start.
@@ -15,57 +15,16 @@ type Times struct {
 	Prevent *float64 `json:"prevent,omitempty"`
 }
 
-// controlFacts is one control's outcome as the time derivation needs it.
-type controlFacts struct {
-	Detected    bool // the control's level counts as detected
-	LoggedAt    *db.Time
-	AlertedAt   *db.Time
-	PreventedAt *db.Time
-}
-
-// executionStart is where the times run from: started_at, else executed_at.
-func executionStart(startedAt, executedAt *db.Time) *time.Time {
-	switch {
-	case startedAt != nil:
-		return &startedAt.Time
-	case executedAt != nil:
-		return &executedAt.Time
-	}
-	return nil
-}
-
-func since(start *time.Time, at *db.Time) *float64 {
-	if start == nil || at == nil {
-		return nil
-	}
-	v := math.Max(0, at.Sub(*start).Seconds())
-	return &v
-}
-
-// controlTimes are one control's times: unset when the control's level does
-// not count as detected, never negative.
-func controlTimes(start *time.Time, c controlFacts) Times {
-	if !c.Detected {
-		return Times{}
-	}
-	return Times{Log: since(start, c.LoggedAt), Alert: since(start, c.AlertedAt), Prevent: since(start, c.PreventedAt)}
-}
-
-// overallTimes are a test's times: the earliest over its controls.
-func overallTimes(per []Times) Times {
-	var out Times
-	low := func(dst **float64, v *float64) {
-		if v != nil && (*dst == nil || *v < **dst) {
-			x := *v
-			*dst = &x
+// seconds converts levels.Derive's durations.
+func seconds(t levels.Times) Times {
+	f := func(d *time.Duration) *float64 {
+		if d == nil {
+			return nil
 		}
+		v := d.Seconds()
+		return &v
 	}
-	for _, t := range per {
-		low(&out.Log, t.Log)
-		low(&out.Alert, t.Alert)
-		low(&out.Prevent, t.Prevent)
-	}
-	return out
+	return Times{Log: f(t.ToLog), Alert: f(t.ToAlert), Prevent: f(t.ToPrevent)}
 }
 
 // Distribution summarises durations (seconds).

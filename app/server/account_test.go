@@ -660,12 +660,12 @@ func TestSettings(t *testing.T) {
 	rec := e.call("GET", "/api/v1/settings", "", nobody)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"security_controls":["EDR","SIEM","AV","Firewall","Mail gateway","Web proxy","DLP"],
-		"require_mfa":false,"evidence_max_bytes":536870912}`, rec.Body.String())
+		"require_mfa":false,"evidence_max_bytes":536870912,"organisation_name":"","organisation_logo":""}`, rec.Body.String())
 	rec = e.call("GET", "/api/v1/settings/require_mfa", "", nobody)
 	require.Equal(t, 200, rec.Code)
 	assert.JSONEq(t, `{"key":"require_mfa","value":false,"is_default":true,"updated_at":null,"updated_by":null}`, rec.Body.String())
 	rec = e.call("GET", "/api/v1/settings/security_controls", "", nobody)
-	assert.Equal(t, false, jsonBody(t, rec)["is_default"], "seeded")
+	assert.Equal(t, true, jsonBody(t, rec)["is_default"], "not seeded: the default is defined once, in app/settings")
 	for _, key := range []string{"nope", "mitre_sync", "setup_completed_at", "instance_id"} {
 		rec = e.call("GET", "/api/v1/settings/"+key, "", nobody)
 		assert.Equal(t, 404, rec.Code, key)
@@ -680,7 +680,7 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, float64(1048576), got["value"])
 	assert.Equal(t, false, got["is_default"])
 	assert.Equal(t, e.adminID, got["updated_by"])
-	n, err := e.auth.EvidenceMaxBytes(context.Background())
+	n, err := e.set.Settings.EvidenceMaxBytes(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int64(1<<20), n)
 	rec = e.call("PUT", "/api/v1/settings/security_controls", `{"value":[" EDR ","SIEM","Deception"]}`, admin)

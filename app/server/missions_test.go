@@ -204,6 +204,12 @@ func TestScenarioInstantiationCopiesTagsAndOrder(t *testing.T) {
 	rec = e.call("GET", e.path("/tests?tactic=persistence"), "", e.viewer)
 	require.Equal(t, 200, rec.Code)
 	assert.EqualValues(t, 2, jsonBody(t, rec)["total"], "T1053 is in persistence")
+	rec = e.call("GET", e.path("/tests?tactic=TA0003"), "", e.viewer)
+	require.Equal(t, 200, rec.Code)
+	assert.EqualValues(t, 2, jsonBody(t, rec)["total"], "by external id too")
+	rec = e.call("GET", e.path("/tests?tactic=nope"), "", e.viewer)
+	require.Equal(t, 422, rec.Code)
+	assert.Equal(t, "unknown_tactic", decodeErr(t, rec).Error.Code)
 }
 
 func TestRedBlueWorkflow(t *testing.T) {
@@ -251,6 +257,8 @@ func redBlueWorkflow(t *testing.T, e *missionEnv) {
 	rec = e.call("PATCH", tp, `{"state":"in_progress","operator":"alice","source_host":"kali","source_ip":"10.0.0.5",
 		"target_host":"ws01","target_ip":"10.0.0.20","tool":"cmd","user_context":"CORP\\bob","version":1}`, e.red)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
+	started, err := time.Parse(time.RFC3339, jsonBody(t, rec)["started_at"].(string))
+	require.NoError(t, err, "in_progress sets the start")
 	// Times come from the clock: finished ten minutes after the start,
 	// logged two and alerted five minutes after the finish.
 	finished := e.clock.at(10 * time.Minute)
@@ -286,10 +294,30 @@ func redBlueWorkflow(t *testing.T, e *missionEnv) {
 	assert.Equal(t, "assessed", got["state"], "executed → assessed when blue saves an outcome")
 	assert.Equal(t, "alerted", got["outcome"].(map[string]any)["key"], "best-ranked level wins")
 	assert.Equal(t, logged, got["detected_at"], "earliest time of a detecting control")
-	assert.InDelta(t, 120, got["time_to_detect_seconds"], 0.001)
+	// Times count from the start (started_at), not from executed_at.
+	sinceStart := func(ts string) float64 {
+		v, err := time.Parse(time.RFC3339, ts)
+		require.NoError(t, err)
+		return v.Sub(started).Seconds()
+	}
+	assert.InDelta(t, sinceStart(logged), got["time_to_detect_seconds"], 0.001)
+	assert.InDelta(t, sinceStart(logged), got["time_to_log_s"], 0.001)
+	assert.InDelta(t, sinceStart(alerted), got["time_to_alert_s"], 0.001)
+	assert.Nil(t, got["time_to_prevent_s"], "nothing prevented")
 	outcomes := got["outcomes"].([]any)
 	require.Len(t, outcomes, 3)
+	byControl := map[string]map[string]any{}
+	for _, o := range outcomes {
+		byControl[o.(map[string]any)["control"].(string)] = o.(map[string]any)
+	}
 	assert.Equal(t, "EDR", outcomes[1].(map[string]any)["control"], "control names are canonical")
+	assert.InDelta(t, sinceStart(alerted), byControl["EDR"]["time_to_alert_s"], 0.001)
+	assert.Nil(t, byControl["EDR"]["time_to_log_s"])
+	assert.InDelta(t, sinceStart(logged), byControl["SIEM"]["time_to_log_s"], 0.001)
+	assert.Nil(t, byControl["AV"]["time_to_log_s"], "none: nothing detected")
+	assert.Nil(t, byControl["AV"]["time_to_alert_s"])
+	board := jsonBody(t, e.call("GET", e.path("/tests"), "", e.viewer))["items"].([]any)[0].(map[string]any)
+	assert.Equal(t, got["time_to_alert_s"], board["time_to_alert_s"], "the board shows the same times")
 
 	// Bad outcome input: unknown control and level are named; nothing changes.
 	rec = e.call("PATCH", tp, `{"outcomes":[{"control":"Toaster","detection_level":"alerted"},{"control":"DLP","detection_level":"maybe"}]}`, e.blue)

@@ -324,7 +324,7 @@ func TestResetEmptiesDataAndKeepsSeeds(t *testing.T) {
 		switch name {
 		case "permissions", "groups", "detection_levels":
 			assert.Equal(t, seeded[name], n, name)
-		case "group_permissions", "settings":
+		case "group_permissions":
 			assert.Positive(t, n, name)
 		default:
 			assert.Zero(t, n, name)

@@ -17,6 +17,7 @@ import (
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/results"
+	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -35,6 +36,7 @@ type Set struct {
 	DataDir string
 	Now     func() time.Time // the clock the services share
 
+	Settings  *settings.Service
 	Auth      *auth.Service
 	Mitre     *mitre.Service
 	Templates *templates.Service
@@ -65,18 +67,23 @@ func New(o Options) (*Set, error) {
 		o.Key = key
 	}
 	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now}
+	s.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
 	var err error
-	if s.Auth, err = auth.New(auth.Options{DB: o.DB, Key: o.Key, DataDir: o.DataDir, Argon2: o.Argon2, Now: o.Now}); err != nil {
+	if s.Auth, err = auth.New(auth.Options{DB: o.DB, Key: o.Key, DataDir: o.DataDir, Argon2: o.Argon2, Now: o.Now,
+		Settings: s.Settings}); err != nil {
 		return nil, err
 	}
 	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now})
 	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now})
 	s.Levels = levels.New(levels.Options{DB: o.DB, Now: o.Now})
 	s.Notify = notify.New(notify.Options{DB: o.DB, Now: o.Now})
-	s.Missions = missions.New(missions.Options{DB: o.DB, Templates: s.Templates, Mitre: s.Mitre, Notify: s.Notify, Now: o.Now})
-	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Auth, DataDir: o.DataDir, Now: o.Now}); err != nil {
+	s.Missions = missions.New(missions.Options{DB: o.DB, Templates: s.Templates, Mitre: s.Mitre, Levels: s.Levels,
+		Settings: s.Settings, Notify: s.Notify, Now: o.Now})
+	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Settings, DataDir: o.DataDir,
+		Now: o.Now}); err != nil {
 		return nil, err
 	}
-	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates, Now: o.Now})
+	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates,
+		Settings: s.Settings, Now: o.Now})
 	return s, nil
 }
