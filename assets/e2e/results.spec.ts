@@ -48,6 +48,7 @@ interface Setup {
 async function setUp(): Promise<Setup> {
   const token = await apiLogin(base(), admin().email, admin().password);
   await syncCore(token);
+  await apiAs(base(), token, 'PUT', '/settings/organisation_name', { value: 'ACME Purple Team' });
   const lead = await makeUser(base(), token, { groups: ['Blue team'], name: `Lena Lead ${unique('l').slice(-4)}` });
   const missionName = unique('Op Results');
   const m = await apiAs<{ id: string }>(base(), token, 'POST', '/missions', { name: missionName, starts_on: '2026-02-02', ends_on: '2026-02-13' });
@@ -161,6 +162,7 @@ test('a lead opens the results, clicks a red cell to its tests, downloads the la
   expect(reportDl.suggestedFilename()).toMatch(/-report\.html$/);
   const html = readFileSync((await reportDl.path())!, 'utf8');
   expect(html).toContain(s.missionName);
+  expect(html).toContain('ACME Purple Team');
   expect(html).not.toMatch(/(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
 
   // ---- The results page at 390 px.
