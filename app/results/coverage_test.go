@@ -90,6 +90,18 @@ func TestCoverageAcrossMissions(t *testing.T) {
 		assert.Less(t, cov.Trends.Months[i-1].Key, cov.Trends.Months[i].Key)
 	}
 
+	// The organisation rows (read_all, status and month filters) and the
+	// per-mission rows agree.
+	for _, p := range []results.CoverageParams{{}, {Statuses: []string{"completed"}}, {Statuses: []string{"active", "planned"}},
+		{From: day(t0.AddDate(0, -2, 0))}, {To: day(t0.AddDate(0, -1, 0))[:7]}, {From: day(t0.AddDate(0, -3, 0)), To: day(t0.AddDate(0, -1, 0))}} {
+		org, err := e.set.Results.Coverage(e.ctx, e.lead, p)
+		require.NoError(t, err)
+		per, err := e.set.Results.Coverage(e.ctx, e.lead, results.WithMissionRows(p))
+		require.NoError(t, err)
+		assert.Equal(t, per.Matrix.Results, org.Matrix.Results, "%+v", p)
+		assert.Equal(t, per.Missions, org.Missions)
+	}
+
 	// Filters.
 	only := func(p results.CoverageParams) []string {
 		t.Helper()
@@ -111,7 +123,7 @@ func TestCoverageAcrossMissions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, cv.Missions)
 	assert.Equal(t, 0, cv.Summary.Tests)
-	for _, bad := range []results.CoverageParams{{From: "2026-13-01"}, {From: "2026-03-02", To: "2026-03-01"}, {Statuses: []string{"done"}}, {MissionIDs: []string{"x"}}} {
+	for _, bad := range []results.CoverageParams{{From: "2026-13-01"}, {From: "2026-04", To: "2026-03-31"}, {From: "2026-3"}, {Statuses: []string{"done"}}, {MissionIDs: []string{"x"}}} {
 		_, err := e.set.Results.Coverage(e.ctx, e.lead, bad)
 		assert.ErrorIs(t, err, apperr.ErrInvalid, "%+v", bad)
 	}
@@ -128,7 +140,10 @@ func TestCoverageAcrossMissions(t *testing.T) {
 	cv, err = e.set.Results.Coverage(e.ctx, member, results.CoverageParams{MissionIDs: []string{b}})
 	require.NoError(t, err)
 	assert.Empty(t, cv.Missions, "naming an invisible mission shows nothing")
-	// Deleted missions leave the view.
+	// Deleted missions leave the view, the organisation rows included.
 	require.NoError(t, e.set.Missions.Delete(e.ctx, e.lead, c))
 	assert.Equal(t, []string{"Op Alpha", "Op Bravo"}, only(results.CoverageParams{}))
+	cv, err = e.set.Results.Coverage(e.ctx, e.lead, results.CoverageParams{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, cv.Matrix.Results["T1112"].Own.Tests+1, "Charlie's T1112 test is gone")
 }

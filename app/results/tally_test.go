@@ -24,7 +24,7 @@ type aggRow struct {
 }
 
 // storedAggregates reads both aggregate tables.
-func storedAggregates(t *testing.T, e *env) (tech, month []aggRow) {
+func storedAggregates(t *testing.T, e *env) (tech, month, org []aggRow) {
 	t.Helper()
 	var rows []struct {
 		MissionID  string   `db:"mission_id"`
@@ -49,9 +49,24 @@ func storedAggregates(t *testing.T, e *env) (tech, month []aggRow) {
 	for _, r := range mrows {
 		month = append(month, aggRow{Mission: r.MissionID, Key: r.Month, Bucket: r.Bucket, Tests: r.Tests})
 	}
+	var orows []struct {
+		Status     string   `db:"status"`
+		Month      string   `db:"month"`
+		ExternalID string   `db:"external_id"`
+		Bucket     string   `db:"bucket"`
+		Tests      int      `db:"tests"`
+		First      *db.Time `db:"first_executed_at"`
+		Last       *db.Time `db:"last_executed_at"`
+	}
+	require.NoError(t, e.db.Read.NewQuery(`SELECT status, month, external_id, bucket, tests, first_executed_at, last_executed_at
+		FROM result_org_counts`).All(&orows))
+	for _, r := range orows {
+		org = append(org, aggRow{r.Status + "/" + r.Month, r.ExternalID, r.Bucket, r.Tests, ts(r.First), ts(r.Last)})
+	}
 	sortAgg(tech)
 	sortAgg(month)
-	return tech, month
+	sortAgg(org)
+	return tech, month, org
 }
 
 func ts(t *db.Time) string {
@@ -76,7 +91,7 @@ func sortAgg(xs []aggRow) {
 
 // recomputedAggregates derives the aggregates from scratch from the mission
 // tables, in Go, following docs/RESULTS.md.
-func recomputedAggregates(t *testing.T, e *env) (tech, month []aggRow) {
+func recomputedAggregates(t *testing.T, e *env) (tech, month, org []aggRow) {
 	t.Helper()
 	var tests []struct {
 		ID         string   `db:"id"`
@@ -160,17 +175,63 @@ func recomputedAggregates(t *testing.T, e *env) (tech, month []aggRow) {
 	for _, r := range monthAcc {
 		month = append(month, *r)
 	}
+	// Organisation rows: the technique rows of the live missions summed per
+	// status and start month (starts_on, else the creation day).
+	var ms []struct {
+		ID        string   `db:"id"`
+		Status    string   `db:"status"`
+		StartsOn  *string  `db:"starts_on"`
+		CreatedAt db.Time  `db:"created_at"`
+		DeletedAt *db.Time `db:"deleted_at"`
+	}
+	require.NoError(t, e.db.Read.NewQuery(`SELECT id, status, starts_on, created_at, deleted_at FROM missions`).All(&ms))
+	keyOf := map[string]string{}
+	for _, m := range ms {
+		if m.DeletedAt != nil {
+			continue
+		}
+		month := m.CreatedAt.UTC().Format("2006-01")
+		if m.StartsOn != nil {
+			month = (*m.StartsOn)[:7]
+		}
+		keyOf[m.ID] = m.Status + "/" + month
+	}
+	orgAcc := map[k]*aggRow{}
+	for _, r := range tech {
+		key, live := keyOf[r.Mission]
+		if !live {
+			continue
+		}
+		kk := k{key, r.Key, r.Bucket}
+		o := orgAcc[kk]
+		if o == nil {
+			o = &aggRow{Mission: key, Key: r.Key, Bucket: r.Bucket}
+			orgAcc[kk] = o
+		}
+		o.Tests += r.Tests
+		if r.First != "" && (o.First == "" || r.First < o.First) {
+			o.First = r.First
+		}
+		if r.Last > o.Last {
+			o.Last = r.Last
+		}
+	}
+	for _, r := range orgAcc {
+		org = append(org, *r)
+	}
 	sortAgg(tech)
 	sortAgg(month)
-	return tech, month
+	sortAgg(org)
+	return tech, month, org
 }
 
 func requireAggregatesFresh(t *testing.T, e *env, step string) {
 	t.Helper()
-	st, sm := storedAggregates(t, e)
-	rt, rm := recomputedAggregates(t, e)
+	st, sm, so := storedAggregates(t, e)
+	rt, rm, ro := recomputedAggregates(t, e)
 	require.Equal(t, rt, st, "technique aggregates after %s", step)
 	require.Equal(t, rm, sm, "month aggregates after %s", step)
+	require.Equal(t, ro, so, "organisation aggregates after %s", step)
 }
 
 // TestAggregatesEqualRecomputationAfterRandomWrites drives the real
@@ -206,7 +267,13 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 		for i := 0; i < 40; i++ {
 			ops++
 			e.clock.Add(time.Duration(rng.IntN(72)) * time.Hour) // spreads executions over months
+			writable := func(mid string) {
+				if m, err := e.set.Missions.Get(e.ctx, e.lead, mid); err == nil && m.Status == "archived" {
+					e.setStatus(mid, "completed") // archived missions are read-only
+				}
+			}
 			m := mids[rng.IntN(len(mids))]
+			writable(m)
 			switch op := rng.IntN(10); {
 			case op < 2 || len(tests) == 0:
 				var tags []string
@@ -216,6 +283,25 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 					}
 				}
 				tests = append(tests, live{m, e.addTest(m, fmt.Sprintf("t%d", ops), tags...)})
+			case op == 2 && rng.IntN(3) == 0:
+				// The mission itself moves: status, start date, or (rarely) a new one.
+				mid := mids[rng.IntN(len(mids))]
+				m, err := e.set.Missions.Get(e.ctx, e.lead, mid)
+				require.NoError(t, err)
+				switch rng.IntN(3) {
+				case 0:
+					next := map[string]string{"planned": "active", "active": "completed", "completed": "archived", "archived": "completed"}[m.Status]
+					e.setStatus(mid, next)
+				case 1:
+					if m.Status == "archived" {
+						e.setStatus(mid, "completed")
+					}
+					day := e.clock.Now().AddDate(0, -rng.IntN(14), 0).Format("2006-01-02")
+					_, err := e.set.Missions.Update(e.ctx, e.lead, mid, missions.MissionUpdate{StartsOn: patch.Value(day)})
+					require.NoError(t, err)
+				default:
+					mids = append(mids, e.mission(fmt.Sprintf("Op %d", ops), ""))
+				}
 			case op == 3 && batch%3 == 0:
 				res, err := e.set.Missions.InstantiateScenario(e.ctx, e.lead, m, sc.ID)
 				require.NoError(t, err)
@@ -229,6 +315,7 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 				if err != nil {
 					continue // deleted meanwhile
 				}
+				writable(l.mission)
 				p := missions.TestPatch{}
 				switch tt.State {
 				case "pending", "in_progress":
@@ -282,7 +369,7 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 			}
 		}
 		requireAggregatesFresh(t, e, fmt.Sprintf("batch %d (%d ops)", batch, ops))
-		st, _ := storedAggregates(t, e)
+		st, _, _ := storedAggregates(t, e)
 		for _, r := range st {
 			buckets[r.Bucket] = true
 		}
@@ -313,14 +400,20 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 				}
 			}
 			requireAggregatesFresh(t, e, "a level update")
+		case 5:
+			// A deleted mission leaves the organisation rows.
+			require.NoError(t, e.set.Missions.Delete(e.ctx, e.lead, mids[0]))
+			mids = mids[1:]
+			requireAggregatesFresh(t, e, "a mission deletion")
 		case 6:
 			// A catalogue re-sync (another bundle, then back) changes nothing.
-			before, beforeMonths := storedAggregates(t, e)
+			before, beforeMonths, beforeOrg := storedAggregates(t, e)
 			e.sync("enterprise-attack-small.json")
 			e.sync("enterprise-attack-core.json.gz")
-			after, afterMonths := storedAggregates(t, e)
+			after, afterMonths, afterOrg := storedAggregates(t, e)
 			assert.Equal(t, before, after)
 			assert.Equal(t, beforeMonths, afterMonths)
+			assert.Equal(t, beforeOrg, afterOrg)
 			requireAggregatesFresh(t, e, "a catalogue re-sync")
 		}
 	}

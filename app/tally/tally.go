@@ -1,5 +1,5 @@
-// Package tally keeps the results aggregates (tables result_technique_counts
-// and result_month_counts, schema 0003_results) up to date. Every write that
+// Package tally keeps the results aggregates (tables result_technique_counts,
+// result_month_counts and result_org_counts, schema 0003_results) up to date. Every write that
 // changes a mission test's state, derived outcome, execution time, tags or
 // existence calls TestsChanged (or RefreshMission) in the same transaction,
 // so the organisation-wide coverage and the trends (app/results) read small
@@ -13,7 +13,11 @@
 //
 // Each refresh recomputes the affected rows from the mission tests with one
 // grouped query: the aggregate always equals a recomputation from scratch,
-// whatever the order of writes (tally_test.go checks it after random writes).
+// whatever the order of writes (app/results tests check it after random
+// writes). result_org_counts sums the technique rows of the live missions
+// sharing a status and start month; it is recomputed for the affected keys
+// from result_technique_counts, so a mission's status, start or deletion
+// moves its counts (MissionMoved).
 package tally
 
 import (
@@ -40,6 +44,53 @@ const bucketSQL = `CASE WHEN t.state = 'skipped' THEN 'skipped' WHEN t.state IN 
 // startSQL is the execution start of an executed test (started_at, else
 // executed_at); NULL for tests not executed.
 const startSQL = `CASE WHEN t.state IN ('executed', 'assessed') THEN COALESCE(t.started_at, t.executed_at) END`
+
+// monthSQL is a mission's (alias m) start month: starts_on, else the day
+// it was created.
+const monthSQL = `COALESCE(substr(m.starts_on, 1, 7), substr(m.created_at, 1, 7))`
+
+// Key is where a mission's counts sit in result_org_counts.
+type Key struct {
+	Status string
+	Month  string // YYYY-MM
+	Live   bool   // false: deleted (or unknown), counted nowhere
+}
+
+// MissionKey reads a mission's key.
+func MissionKey(ctx context.Context, b dbx.Builder, missionID string) (Key, error) {
+	var rows []struct {
+		Status string `db:"status"`
+		Month  string `db:"month"`
+	}
+	if err := b.NewQuery(`SELECT m.status, ` + monthSQL + ` AS month FROM missions m WHERE m.id = {:m} AND m.deleted_at IS NULL`).
+		Bind(dbx.Params{"m": missionID}).WithContext(ctx).All(&rows); err != nil {
+		return Key{}, fmt.Errorf("tally: mission key: %w", err)
+	}
+	if len(rows) == 0 {
+		return Key{}, nil
+	}
+	return Key{Status: rows[0].Status, Month: rows[0].Month, Live: true}, nil
+}
+
+// MissionMoved recomputes the organisation rows of the mission's key before
+// a change (status, start date, deletion) and of its key now.
+func MissionMoved(ctx context.Context, tx dbx.Builder, missionID string, before Key) error {
+	now, err := MissionKey(ctx, tx, missionID)
+	if err != nil {
+		return err
+	}
+	if now == before {
+		return nil
+	}
+	for _, k := range []Key{before, now} {
+		if k.Live {
+			if err := refreshOrg(ctx, tx, k, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Bucket classifies a test as the SQL does (for callers holding a test in
 // memory, and for tests).
@@ -68,13 +119,6 @@ func params(prefix string, xs []string) (string, dbx.Params) {
 		ph[i] = "{:" + k + "}"
 	}
 	return strings.Join(ph, ", "), p
-}
-
-func merge(a, b dbx.Params) dbx.Params {
-	for k, v := range b {
-		a[k] = v
-	}
-	return a
 }
 
 // TestsChanged refreshes the aggregates after the given tests of one mission
@@ -106,6 +150,17 @@ func TestsChanged(ctx context.Context, tx dbx.Builder, missionID string, testIDs
 	if err := refreshTechniques(ctx, tx, missionID, keys); err != nil {
 		return err
 	}
+	if len(keys) > 0 {
+		k, err := MissionKey(ctx, tx, missionID)
+		if err != nil {
+			return err
+		}
+		if k.Live {
+			if err := refreshOrg(ctx, tx, k, keys); err != nil {
+				return err
+			}
+		}
+	}
 	return refreshMonths(ctx, tx, missionID)
 }
 
@@ -122,12 +177,21 @@ func RefreshMission(ctx context.Context, tx dbx.Builder, missionID string) error
 		GROUP BY 1, 2, 3`).Bind(dbx.Params{"m": missionID}).WithContext(ctx).Execute(); err != nil {
 		return fmt.Errorf("tally: mission techniques: %w", err)
 	}
+	k, err := MissionKey(ctx, tx, missionID)
+	if err != nil {
+		return err
+	}
+	if k.Live {
+		if err := refreshOrg(ctx, tx, k, nil); err != nil {
+			return err
+		}
+	}
 	return refreshMonths(ctx, tx, missionID)
 }
 
 // RebuildAll recomputes every aggregate row of every mission.
 func RebuildAll(ctx context.Context, tx dbx.Builder) error {
-	for _, table := range []string{"result_technique_counts", "result_month_counts"} {
+	for _, table := range []string{"result_technique_counts", "result_month_counts", "result_org_counts"} {
 		if _, err := tx.NewQuery("DELETE FROM " + table).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("tally: clear %s: %w", table, err)
 		}
@@ -144,6 +208,47 @@ func RebuildAll(ctx context.Context, tx dbx.Builder) error {
 		FROM mission_tests t WHERE t.deleted_at IS NULL
 		GROUP BY 1, 2, 3`).WithContext(ctx).Execute(); err != nil {
 		return fmt.Errorf("tally: rebuild months: %w", err)
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_org_counts (status, month, external_id, bucket, tests, first_executed_at, last_executed_at)
+		SELECT m.status, ` + monthSQL + `, a.external_id, a.bucket, SUM(a.tests), MIN(a.first_executed_at), MAX(a.last_executed_at)
+		FROM result_technique_counts a JOIN missions m ON m.id = a.mission_id WHERE m.deleted_at IS NULL
+		GROUP BY 1, 2, 3, 4`).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: rebuild organisation: %w", err)
+	}
+	return nil
+}
+
+// refreshOrg recomputes the organisation rows of one key, for the given
+// technique ids (nil: all of the key).
+func refreshOrg(ctx context.Context, tx dbx.Builder, k Key, ext []string) error {
+	run := func(in string, p dbx.Params) error {
+		p["st"], p["mo"] = k.Status, k.Month
+		del := `DELETE FROM result_org_counts WHERE status = {:st} AND month = {:mo}`
+		sel := `INSERT INTO result_org_counts (status, month, external_id, bucket, tests, first_executed_at, last_executed_at)
+			SELECT m.status, ` + monthSQL + `, a.external_id, a.bucket, SUM(a.tests), MIN(a.first_executed_at), MAX(a.last_executed_at)
+			FROM result_technique_counts a JOIN missions m ON m.id = a.mission_id
+			WHERE m.deleted_at IS NULL AND m.status = {:st} AND ` + monthSQL + ` = {:mo}`
+		if in != "" {
+			del += ` AND external_id IN (` + in + `)`
+			sel += ` AND a.external_id IN (` + in + `)`
+		}
+		sel += ` GROUP BY 1, 2, 3, 4`
+		if _, err := tx.NewQuery(del).Bind(p).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("tally: clear organisation rows: %w", err)
+		}
+		if _, err := tx.NewQuery(sel).Bind(p).WithContext(ctx).Execute(); err != nil {
+			return fmt.Errorf("tally: organisation rows: %w", err)
+		}
+		return nil
+	}
+	if ext == nil {
+		return run("", dbx.Params{})
+	}
+	for start := 0; start < len(ext); start += maxIn {
+		in, p := params("ext", ext[start:min(start+maxIn, len(ext))])
+		if err := run(in, p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -164,7 +269,7 @@ func refreshTechniques(ctx context.Context, tx dbx.Builder, missionID string, ex
 			FROM mission_test_mitre_tags g JOIN mission_tests t ON t.id = g.mission_test_id
 			WHERE t.mission_id = {:m} AND t.deleted_at IS NULL AND g.kind IN ('technique', 'subtechnique')
 			AND g.external_id IN (` + in + `)
-			GROUP BY 1, 2, 3`).Bind(merge(dbx.Params{}, p)).WithContext(ctx).Execute(); err != nil {
+			GROUP BY 1, 2, 3`).Bind(p).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("tally: techniques: %w", err)
 		}
 	}

@@ -44,6 +44,27 @@ CREATE TABLE result_month_counts (
     CONSTRAINT ck_result_month_counts_tests CHECK (tests > 0)
 );
 
+-- result_org_counts: the technique rows summed over the live missions that
+-- share a status and a start month (starts_on, else the day the mission was
+-- created; 'YYYY-MM'): the organisation-wide view reads a few thousand rows
+-- per month instead of every mission's. Recomputed from
+-- result_technique_counts for the affected keys on every write, and for
+-- both keys when a mission changes status or start, or is deleted.
+CREATE TABLE result_org_counts (
+    status            TEXT    NOT NULL,
+    month             TEXT    NOT NULL,
+    external_id       TEXT    NOT NULL,
+    bucket            TEXT    NOT NULL,
+    tests             INTEGER NOT NULL,
+    first_executed_at TEXT    NULL,
+    last_executed_at  TEXT    NULL,
+    CONSTRAINT pk_result_org_counts PRIMARY KEY (status, month, external_id, bucket),
+    CONSTRAINT ck_result_org_counts_status CHECK (status IN ('planned', 'active', 'completed', 'archived')),
+    CONSTRAINT ck_result_org_counts_tests CHECK (tests > 0)
+);
+-- Covering, in GROUP BY order.
+CREATE INDEX ix_result_org_counts_external_id_bucket ON result_org_counts (external_id, bucket, status, month, tests, first_executed_at, last_executed_at);
+
 -- Existing missions: the aggregates from scratch (the same definition as
 -- app/tally).
 INSERT INTO result_technique_counts (mission_id, external_id, bucket, tests, first_executed_at, last_executed_at)
@@ -66,3 +87,10 @@ SELECT t.mission_id,
 FROM mission_tests t
 WHERE t.deleted_at IS NULL
 GROUP BY 1, 2, 3;
+
+INSERT INTO result_org_counts (status, month, external_id, bucket, tests, first_executed_at, last_executed_at)
+SELECT m.status, COALESCE(substr(m.starts_on, 1, 7), substr(m.created_at, 1, 7)), a.external_id, a.bucket,
+    SUM(a.tests), MIN(a.first_executed_at), MAX(a.last_executed_at)
+FROM result_technique_counts a JOIN missions m ON m.id = a.mission_id
+WHERE m.deleted_at IS NULL
+GROUP BY 1, 2, 3, 4;
