@@ -374,7 +374,7 @@ func (s *Service) MissionLayer(ctx context.Context, c missions.Caller, missionID
 	if err := p.normalize(); err != nil {
 		return nil, err
 	}
-	d, err := s.loadMission(ctx, c, missionID, false)
+	d, err := s.loadMission(ctx, c, missionID, loadLayer)
 	if err != nil {
 		return nil, err
 	}

@@ -263,9 +263,17 @@ type missionData struct {
 	outcomes []outcomeRow
 }
 
-// loadMission reads what the views compute from; per-control outcomes only
-// when asked (the layer does not show them).
-func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID string, outcomes bool) (*missionData, error) {
+// What loadMission reads besides the tests and their tags.
+type loadWhat int
+
+const (
+	loadResults loadWhat = iota // per-control outcomes without their notes
+	loadLayer                   // no per-control outcomes (the layer does not show them)
+	loadReport                  // per-control outcomes with their notes
+)
+
+// loadMission reads what the views compute from.
+func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID string, what loadWhat) (*missionData, error) {
 	m, err := s.missions.Get(ctx, c, missionID)
 	if err != nil {
 		return nil, err
@@ -289,8 +297,8 @@ func (s *Service) loadMission(ctx context.Context, c missions.Caller, missionID 
 	if d.tags, err = s.missionTags(ctx, b, missionID); err != nil {
 		return nil, err
 	}
-	if outcomes {
-		if d.outcomes, err = s.missionOutcomes(ctx, b, missionID); err != nil {
+	if what != loadLayer {
+		if d.outcomes, err = s.missionOutcomes(ctx, b, missionID, what == loadReport); err != nil {
 			return nil, err
 		}
 	}
@@ -304,7 +312,7 @@ func missionInfo(m missions.Mission) MissionInfo {
 
 // MissionResults computes a mission's results.
 func (s *Service) MissionResults(ctx context.Context, c missions.Caller, missionID string) (*MissionResults, error) {
-	d, err := s.loadMission(ctx, c, missionID, true)
+	d, err := s.loadMission(ctx, c, missionID, loadResults)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ type ReportOutcome struct {
 
 // MissionReport assembles a mission's report.
 func (s *Service) MissionReport(ctx context.Context, c missions.Caller, missionID string) (*Report, error) {
-	d, err := s.loadMission(ctx, c, missionID, true)
+	d, err := s.loadMission(ctx, c, missionID, loadReport)
 	if err != nil {
 		return nil, err
 	}

@@ -81,10 +81,16 @@ func (s *Service) missionTags(ctx context.Context, b dbx.Builder, missionID stri
 	return rows, nil
 }
 
-func (s *Service) missionOutcomes(ctx context.Context, b dbx.Builder, missionID string) ([]outcomeRow, error) {
+// missionOutcomes reads the per-control outcomes; their notes only for the
+// reports.
+func (s *Service) missionOutcomes(ctx context.Context, b dbx.Builder, missionID string, notes bool) ([]outcomeRow, error) {
 	var rows []outcomeRow
+	notesCol := "'' AS notes"
+	if notes {
+		notesCol = "notes"
+	}
 	if err := b.NewQuery(`SELECT mission_test_id, control, expected, detection_level_id, logged_at, alerted_at, prevented_at,
-		alert_name, notes FROM mission_test_outcomes WHERE mission_test_id IN (` + liveTests + `) ORDER BY control`).
+		alert_name, ` + notesCol + ` FROM mission_test_outcomes WHERE mission_test_id IN (` + liveTests + `) ORDER BY control`).
 		Bind(dbx.Params{"m": missionID}).WithContext(ctx).All(&rows); err != nil {
 		return nil, fmt.Errorf("results: outcomes: %w", err)
 	}
