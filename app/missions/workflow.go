@@ -317,7 +317,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			return err
 		}
 		if resultChanged(before, r) {
-			if err := tally.TestsChanged(ctx, tx, missionID, testID); err != nil {
+			if err := tally.TestUpdated(ctx, tx, missionID, testID, resultFacts(before), resultFacts(r)); err != nil {
 				return err
 			}
 		}
@@ -346,6 +346,10 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 func resultChanged(a, b testRow) bool {
 	return a.State != b.State || !sameString(a.OutcomeLevelID, b.OutcomeLevelID) ||
 		!sameTime(a.StartedAt, b.StartedAt) || !sameTime(a.ExecutedAt, b.ExecutedAt)
+}
+
+func resultFacts(r testRow) tally.Facts {
+	return tally.Facts{State: r.State, OutcomeLevelID: r.OutcomeLevelID, StartedAt: db.TimePtr(r.StartedAt), ExecutedAt: db.TimePtr(r.ExecutedAt)}
 }
 
 func sameString(a, b *string) bool {

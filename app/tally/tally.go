@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 )
@@ -121,6 +122,59 @@ func params(prefix string, xs []string) (string, dbx.Params) {
 	return strings.Join(ph, ", "), p
 }
 
+// Facts are what the aggregates count of one test.
+type Facts struct {
+	State          string
+	OutcomeLevelID *string
+	StartedAt      *time.Time
+	ExecutedAt     *time.Time
+}
+
+// Month is the month row a test counts in, as the SQL computes it: the
+// UTC month of its execution start (started_at, else executed_at) when
+// executed or assessed, else "".
+func Month(f Facts) string {
+	if f.State != "executed" && f.State != "assessed" {
+		return ""
+	}
+	switch {
+	case f.StartedAt != nil:
+		return f.StartedAt.UTC().Format("2006-01")
+	case f.ExecutedAt != nil:
+		return f.ExecutedAt.UTC().Format("2006-01")
+	}
+	return ""
+}
+
+// TestUpdated refreshes the aggregates after one test changed from before
+// to after (a PATCH): the technique and organisation rows of its tags are
+// recomputed, its month row moves by one (no scan of the mission).
+func TestUpdated(ctx context.Context, tx dbx.Builder, missionID, testID string, before, after Facts) error {
+	if err := refreshTechniquesOf(ctx, tx, missionID, []string{testID}); err != nil {
+		return err
+	}
+	from, to := [2]string{Month(before), Bucket(before.State, before.OutcomeLevelID)}, [2]string{Month(after), Bucket(after.State, after.OutcomeLevelID)}
+	if from == to {
+		return nil
+	}
+	p := dbx.Params{"m": missionID, "mo": from[0], "b": from[1]}
+	// tests > 0 holds: the last one goes, the others count down.
+	if _, err := tx.NewQuery(`DELETE FROM result_month_counts WHERE mission_id = {:m} AND month = {:mo} AND bucket = {:b} AND tests = 1`).
+		Bind(p).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: month out: %w", err)
+	}
+	if _, err := tx.NewQuery(`UPDATE result_month_counts SET tests = tests - 1 WHERE mission_id = {:m} AND month = {:mo} AND bucket = {:b}`).
+		Bind(p).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: month out: %w", err)
+	}
+	if _, err := tx.NewQuery(`INSERT INTO result_month_counts (mission_id, month, bucket, tests) VALUES ({:m}, {:mo}, {:b}, 1)
+		ON CONFLICT (mission_id, month, bucket) DO UPDATE SET tests = result_month_counts.tests + 1`).
+		Bind(dbx.Params{"m": missionID, "mo": to[0], "b": to[1]}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("tally: month in: %w", err)
+	}
+	return nil
+}
+
 // TestsChanged refreshes the aggregates after the given tests of one mission
 // changed (created, updated, deleted or restored): the technique rows of
 // their ATT&CK tags, and the mission's month rows.
@@ -128,6 +182,15 @@ func TestsChanged(ctx context.Context, tx dbx.Builder, missionID string, testIDs
 	if len(testIDs) == 0 {
 		return nil
 	}
+	if err := refreshTechniquesOf(ctx, tx, missionID, testIDs); err != nil {
+		return err
+	}
+	return refreshMonths(ctx, tx, missionID)
+}
+
+// refreshTechniquesOf recomputes the technique and organisation rows of the
+// tags of the given tests.
+func refreshTechniquesOf(ctx context.Context, tx dbx.Builder, missionID string, testIDs []string) error {
 	ext := map[string]bool{}
 	for start := 0; start < len(testIDs); start += maxIn {
 		chunk := testIDs[start:min(start+maxIn, len(testIDs))]
@@ -142,6 +205,9 @@ func TestsChanged(ctx context.Context, tx dbx.Builder, missionID string, testIDs
 			ext[id] = true
 		}
 	}
+	if len(ext) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, len(ext))
 	for id := range ext {
 		keys = append(keys, id)
@@ -150,18 +216,11 @@ func TestsChanged(ctx context.Context, tx dbx.Builder, missionID string, testIDs
 	if err := refreshTechniques(ctx, tx, missionID, keys); err != nil {
 		return err
 	}
-	if len(keys) > 0 {
-		k, err := MissionKey(ctx, tx, missionID)
-		if err != nil {
-			return err
-		}
-		if k.Live {
-			if err := refreshOrg(ctx, tx, k, keys); err != nil {
-				return err
-			}
-		}
+	k, err := MissionKey(ctx, tx, missionID)
+	if err != nil || !k.Live {
+		return err
 	}
-	return refreshMonths(ctx, tx, missionID)
+	return refreshOrg(ctx, tx, k, keys)
 }
 
 // RefreshMission recomputes every aggregate row of one mission (after a

@@ -44,6 +44,10 @@ CREATE TABLE result_month_counts (
     CONSTRAINT ck_result_month_counts_tests CHECK (tests > 0)
 );
 
+-- The refreshes read a mission's tests by these columns only: covering,
+-- so they never touch the wide rows (commands, output).
+CREATE INDEX ix_mission_tests_results ON mission_tests (mission_id, deleted_at, state, outcome_level_id, started_at, executed_at, id);
+
 -- result_org_counts: the technique rows summed over the live missions that
 -- share a status and a start month (starts_on, else the day the mission was
 -- created; 'YYYY-MM'): the organisation-wide view reads a few thousand rows
