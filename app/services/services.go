@@ -17,6 +17,7 @@ import (
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/results"
 	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
@@ -53,6 +54,7 @@ type Set struct {
 	Notify    *notify.Service
 	Missions  *missions.Service
 	Evidence  *evidence.Service
+	Results   *results.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -98,6 +100,8 @@ func New(o Options) (*Set, error) {
 		TempDir: o.Temp.Dir(), Now: o.Now}); err != nil {
 		return nil, err
 	}
+	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates,
+		Settings: s.Settings, Now: o.Now})
 	return s, nil
 }
 
