@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/text"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -144,7 +146,7 @@ func accessLog(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 var errPanic = errors.New("panic")
 
 // recoverPanic turns a panic into an error for errorEnvelope (a 500 without
-// internals) and logs the stack.
+// internals) and logs it (logPanic).
 func recoverPanic(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 	return func(w http.ResponseWriter, req bunrouter.Request) (err error) {
 		defer func() {
@@ -152,15 +154,23 @@ func recoverPanic(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				slog.ErrorContext(req.Context(), "panic_recovered",
-					"request_id", requestIDFrom(req.Context()),
-					"route", req.Route(),
-					"panic", v,
-					"stack", string(debug.Stack()))
+				logPanic(req.Context(), requestIDFrom(req.Context()), req.Route(), v)
 				err = errPanic
 			}
 		}()
 		return next(w, req)
+	}
+}
+
+// logPanic writes one error line per panic: the request id, the route and
+// the panic value cut to 200 characters. The stack goes to a second line
+// at debug level only, so a client that can trigger a panic cannot flood
+// the log.
+func logPanic(ctx context.Context, requestID, route string, v any) {
+	slog.ErrorContext(ctx, "panic_recovered", "request_id", requestID, "route", route,
+		"panic", text.Ellipsis(fmt.Sprint(v), 200))
+	if slog.Default().Enabled(ctx, slog.LevelDebug) {
+		slog.DebugContext(ctx, "panic_stack", "request_id", requestID, "stack", string(debug.Stack()))
 	}
 }
 

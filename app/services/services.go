@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/results"
 	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
@@ -27,6 +29,12 @@ type Options struct {
 	Key     []byte            // access-token signing key (≥ 32 bytes); nil = load or create <DataDir>/secret.key
 	Now     func() time.Time  // the clock of every service; nil = time.Now
 	Argon2  auth.Argon2Params // password hashing cost; zero = auth.DefaultArgon2
+	// ImportDir is the server directory ATT&CK syncs over the API may read
+	// bundles from by name ("" = none).
+	ImportDir string
+	// Temp is the process's temporary area in the data dir; nil = New
+	// opens one (and Set.Close removes it).
+	Temp *datadir.Temp
 }
 
 // Set is every capability service of an instance.
@@ -34,6 +42,9 @@ type Set struct {
 	DB      *db.DB
 	DataDir string
 	Now     func() time.Time // the clock the services share
+	// Temp is the process's temporary area, <data-dir>/tmp/<run>: every
+	// temporary file (uploads, archives) is made there.
+	Temp *datadir.Temp
 
 	Settings  *settings.Service
 	Auth      *auth.Service
@@ -43,6 +54,7 @@ type Set struct {
 	Notify    *notify.Service
 	Missions  *missions.Service
 	Evidence  *evidence.Service
+	Results   *results.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -64,22 +76,35 @@ func New(o Options) (*Set, error) {
 		}
 		o.Key = key
 	}
-	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now}
+	if o.Temp == nil {
+		t, _, err := datadir.OpenTemp(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		o.Temp = t
+	}
+	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now, Temp: o.Temp}
 	s.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
 	var err error
 	if s.Auth, err = auth.New(auth.Options{DB: o.DB, Key: o.Key, DataDir: o.DataDir, Argon2: o.Argon2, Now: o.Now,
 		Settings: s.Settings}); err != nil {
 		return nil, err
 	}
-	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now})
-	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now})
+	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now, ImportDir: o.ImportDir, Hosts: s.Settings})
+	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now, TempDir: o.Temp.Dir()})
 	s.Levels = levels.New(levels.Options{DB: o.DB, Now: o.Now})
 	s.Notify = notify.New(notify.Options{DB: o.DB, Now: o.Now})
 	s.Missions = missions.New(missions.Options{DB: o.DB, Templates: s.Templates, Mitre: s.Mitre, Levels: s.Levels,
 		Settings: s.Settings, Notify: s.Notify, Now: o.Now})
 	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Settings, DataDir: o.DataDir,
-		Now: o.Now}); err != nil {
+		TempDir: o.Temp.Dir(), Now: o.Now}); err != nil {
 		return nil, err
 	}
+	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates,
+		Settings: s.Settings, Now: o.Now})
 	return s, nil
 }
+
+// Close removes the process's temporary area. The database is the
+// caller's to close.
+func (s *Set) Close() error { return s.Temp.Close() }

@@ -11,9 +11,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +34,14 @@ const (
 	SecurityControls = "security_controls"
 	RequireMFA       = "require_mfa"
 	EvidenceMaxBytes = "evidence_max_bytes"
+	// MitreSyncHosts lists the hosts POST /mitre/sync may fetch a bundle
+	// URL from (the pinned release is always allowed); empty = none.
+	MitreSyncHosts = "mitre_sync_hosts"
+	// OrganisationName and OrganisationLogo brand the HTML report
+	// (app/results): a name, and a small raster image as a data: URL (the
+	// report is one self-contained file).
+	OrganisationName = "organisation_name"
+	OrganisationLogo = "organisation_logo"
 )
 
 // Bounds of the settings.
@@ -40,6 +51,9 @@ const (
 	MinEvidenceMaxBytes     = 1 << 20 // 1 MiB
 	MaxEvidenceMaxBytes     = 8 << 30 // 8 GiB
 	DefaultEvidenceMaxBytes = 512 << 20
+	MaxMitreSyncHosts       = 20
+	MaxOrganisationNameLen  = 200
+	MaxOrganisationLogo     = 256 << 10 // bytes of image
 )
 
 // DefaultSecurityControls is the list of security controls an instance
@@ -59,10 +73,13 @@ var specs = map[string]spec{
 	SecurityControls: {def: func() any { return DefaultSecurityControls() }, parse: parseSecurityControls},
 	RequireMFA:       {def: func() any { return false }, parse: parseRequireMFA},
 	EvidenceMaxBytes: {def: func() any { return int64(DefaultEvidenceMaxBytes) }, parse: parseEvidenceMaxBytes},
+	MitreSyncHosts:   {def: func() any { return []string{} }, parse: parseMitreSyncHosts},
+	OrganisationName: {def: func() any { return "" }, parse: parseOrganisationName},
+	OrganisationLogo: {def: func() any { return "" }, parse: parseOrganisationLogo},
 }
 
 // order is the order of Keys and of the settings object.
-var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes}
+var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes, MitreSyncHosts, OrganisationName, OrganisationLogo}
 
 // Keys lists the settings the API exposes.
 func Keys() []string { return append([]string(nil), order...) }
@@ -130,6 +147,109 @@ func parseEvidenceMaxBytes(raw json.RawMessage) (any, string) {
 		return nil, problem
 	}
 	return n, ""
+}
+
+// parseMitreSyncHosts takes host names or host:port entries: no scheme, no
+// path, no wildcard; lower-cased, duplicates dropped.
+func parseMitreSyncHosts(raw json.RawMessage) (any, string) {
+	shape := fmt.Sprintf("must be an array of at most %d host names (or host:port), without scheme or path", MaxMitreSyncHosts)
+	v, ok := decodeValue(raw)
+	arr, isArr := v.([]any)
+	if !ok || !isArr || len(arr) > MaxMitreSyncHosts {
+		return nil, shape
+	}
+	out := make([]string, 0, len(arr))
+	for i, x := range arr {
+		h, isStr := x.(string)
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !isStr || !validHostEntry(h) {
+			return nil, fmt.Sprintf("item %d must be a host name or host:port (like attack.example.org), without scheme, path or wildcard", i+1)
+		}
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out, ""
+}
+
+func validHostEntry(h string) bool {
+	if h == "" || len(h) > 260 {
+		return false
+	}
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return false
+		}
+		host = hh
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return true
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func parseOrganisationName(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf("must be text of at most %d characters without control characters", MaxOrganisationNameLen)
+	v, ok := decodeValue(raw)
+	name, isStr := v.(string)
+	name = strings.TrimSpace(name)
+	if !ok || !isStr || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxOrganisationNameLen ||
+		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, problem
+	}
+	return name, ""
+}
+
+// logoMagic are the leading bytes of the image types a logo may be.
+var logoMagic = map[string][]string{
+	"png":  {"\x89PNG\r\n\x1a\n"},
+	"jpeg": {"\xff\xd8\xff"},
+	"gif":  {"GIF87a", "GIF89a"},
+	"webp": {"RIFF"},
+}
+
+// parseOrganisationLogo accepts "" or a data: URL of a PNG, JPEG, GIF or
+// WebP image of at most 256 KiB whose bytes are of the type it claims. No
+// SVG: it could reference external resources, and the report must not.
+func parseOrganisationLogo(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf(`must be "" or a data URL (data:image/png;base64,…) of a PNG, JPEG, GIF or WebP image of at most %d KiB`, MaxOrganisationLogo>>10)
+	v, ok := decodeValue(raw)
+	s, isStr := v.(string)
+	if !ok || !isStr {
+		return nil, problem
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", ""
+	}
+	rest, found := strings.CutPrefix(s, "data:image/")
+	kind, b64, found2 := strings.Cut(rest, ";base64,")
+	magic, known := logoMagic[kind]
+	if !found || !found2 || !known {
+		return nil, problem
+	}
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(data) == 0 || len(data) > MaxOrganisationLogo {
+		return nil, problem
+	}
+	for _, m := range magic {
+		if bytes.HasPrefix(data, []byte(m)) && (kind != "webp" || len(data) >= 12 && string(data[8:12]) == "WEBP") {
+			return "data:image/" + kind + ";base64," + base64.StdEncoding.EncodeToString(data), ""
+		}
+	}
+	return nil, "the image's bytes are not a " + strings.ToUpper(kind)
 }
 
 // Setting is one setting as the API shows it. UpdatedAt and UpdatedBy are
@@ -328,6 +448,16 @@ func (s *Service) EvidenceMaxBytes(ctx context.Context) (int64, error) {
 	return v.(int64), nil
 }
 
+// MitreSyncHosts is the list of hosts an ATT&CK sync over the API may
+// fetch from (mitre.HostList).
+func (s *Service) MitreSyncHosts(ctx context.Context) ([]string, error) {
+	v, err := value(ctx, s.db.Read, MitreSyncHosts)
+	if err != nil {
+		return nil, err
+	}
+	return v.([]string), nil
+}
+
 // SecurityControls is the configured list of security controls (EDR,
 // SIEM, …) that mission tests are assessed against. Database errors and an
 // invalid stored value are errors; only a missing row means the default.
@@ -337,4 +467,18 @@ func (s *Service) SecurityControls(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return v.([]string), nil
+}
+
+// Organisation is how reports name the organisation: its name and logo
+// (a data: URL, or "").
+func (s *Service) Organisation(ctx context.Context) (name, logo string, err error) {
+	n, err := value(ctx, s.db.Read, OrganisationName)
+	if err != nil {
+		return "", "", err
+	}
+	l, err := value(ctx, s.db.Read, OrganisationLogo)
+	if err != nil {
+		return "", "", err
+	}
+	return n.(string), l.(string), nil
 }

@@ -28,14 +28,18 @@ type Options struct {
 	// derived filter columns (filtercols.go) true in the sync's transaction.
 	Mitre *mitre.Service
 	Now   func() time.Time // nil = time.Now
+	// TempDir holds archive uploads while they are read (the process's
+	// area in the data dir); "" = the OS temp directory (tests only).
+	TempDir string
 }
 
 // Service is the template library.
 type Service struct {
-	db     *db.DB
-	mitre  *mitre.Service
-	now    func() time.Time
-	sparse int // List: one-pass limit (sparseMatches)
+	db      *db.DB
+	mitre   *mitre.Service
+	now     func() time.Time
+	tempDir string
+	sparse  int // List: one-pass limit (sparseMatches)
 }
 
 // New builds the service.
@@ -46,8 +50,12 @@ func New(o Options) *Service {
 	if o.Mitre != nil {
 		o.Mitre.OnSync(RefreshFilterColumns)
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, sparse: sparseMatches}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparseMatches}
 }
+
+// NewAtomicCollector starts an Atomic import whose archives are read
+// through the service's temporary directory.
+func (s *Service) NewAtomicCollector() *AtomicCollector { return NewAtomicCollector(s.tempDir) }
 
 // nowTime is the service clock's current time as the database keeps it.
 func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
