@@ -127,6 +127,16 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 	return d.Write.TransactionalContext(ctx, nil, fn)
 }
 
+// ReadSnapshot runs fn in a read-only transaction on the read pool whose
+// statements all see one state of the database: REPEATABLE READ on
+// PostgreSQL (one snapshot for the whole transaction, where READ COMMITTED
+// takes one per statement), a deferred read transaction on SQLite (in WAL
+// mode its first read fixes the snapshot). For readers that assemble one
+// answer from several statements while writers may commit in between.
+func (d *DB) ReadSnapshot(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	return d.Read.TransactionalContext(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
+}
+
 // Catalog introspects the schema: tables, columns, keys, checks, indexes.
 func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 	return d.dialect.catalog(ctx, d.read)

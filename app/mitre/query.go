@@ -113,12 +113,12 @@ func (s *Service) Invalidate() {
 
 // stamp identifies the stored catalogue: the time and the record of its last
 // sync ("" when it was never synced or was reset).
-func (s *Service) stamp(ctx context.Context) (string, error) {
+func (s *Service) stamp(ctx context.Context, b dbx.Builder) (string, error) {
 	var row struct {
 		UpdatedAt string `db:"updated_at"`
 		Value     string `db:"value"`
 	}
-	err := s.db.Read.Select("updated_at", "value").From("settings").Where(dbx.HashExp{"key": "mitre_sync"}).WithContext(ctx).One(&row)
+	err := b.Select("updated_at", "value").From("settings").Where(dbx.HashExp{"key": "mitre_sync"}).WithContext(ctx).One(&row)
 	if errors.Is(err, errNoRows) {
 		return "", nil
 	}
@@ -145,7 +145,7 @@ func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
 	if c = s.cache.Load(); c != nil && c.fresh(now) {
 		return c, nil
 	}
-	st, err := s.stamp(ctx)
+	st, err := s.stamp(ctx, s.db.Read)
 	if err != nil {
 		return nil, fmt.Errorf("mitre: catalogue stamp: %w", err)
 	}
@@ -153,8 +153,19 @@ func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
 		c.checked.Store(now.UnixNano())
 		return c, nil
 	}
-	snap, err := s.load(ctx)
-	if err != nil {
+	// The stamp and every table of the catalogue from one state of the
+	// database: a sync committing meanwhile (another instance's, which
+	// Invalidate does not wait for) must not give a snapshot with the new
+	// techniques and the old tactic links, or a stamp that is not its own.
+	var snap *snapshot
+	if err := s.db.ReadSnapshot(ctx, func(tx *dbx.Tx) error {
+		var err error
+		if st, err = s.stamp(ctx, tx); err != nil {
+			return fmt.Errorf("mitre: catalogue stamp: %w", err)
+		}
+		snap, err = s.load(ctx, tx)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	snap.stamp = st
@@ -181,11 +192,11 @@ type catRow struct {
 	SearchFold  string  `db:"search_fold"`
 }
 
-func (s *Service) load(ctx context.Context) (*snapshot, error) {
+func (s *Service) load(ctx context.Context, b dbx.Builder) (*snapshot, error) {
 	snap := &snapshot{byExt: map[string]*TechniqueView{}, byStix: map[string]*TechniqueView{}, byID: map[string]*TechniqueView{},
 		tacticByID: map[string]*TacticView{}, tacticKey: map[string]*TacticView{}}
 	var tactics []catRow
-	if err := s.db.Read.Select("id", "stix_id", "external_id", "shortname", "name", "description", "url", "matrix_position",
+	if err := b.Select("id", "stix_id", "external_id", "shortname", "name", "description", "url", "matrix_position",
 		"revoked", "deprecated", "removed", "search_fold").From("mitre_tactics").Where(dbx.HashExp{"domain": EnterpriseDomain}).
 		OrderBy("matrix_position", "external_id").WithContext(ctx).All(&tactics); err != nil {
 		return nil, fmt.Errorf("mitre: load tactics: %w", err)
@@ -206,7 +217,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	}
 	load := func(table, kind string, cols ...string) ([]*TechniqueView, error) {
 		var rows []catRow
-		if err := s.db.Read.Select(cols...).From(table).Where(dbx.HashExp{"domain": EnterpriseDomain}).
+		if err := b.Select(cols...).From(table).Where(dbx.HashExp{"domain": EnterpriseDomain}).
 			OrderBy("external_id").WithContext(ctx).All(&rows); err != nil {
 			return nil, fmt.Errorf("mitre: load %s: %w", table, err)
 		}
@@ -247,7 +258,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 		TechniqueID string `db:"technique_id"`
 		TacticID    string `db:"tactic_id"`
 	}
-	if err := s.db.Read.Select("technique_id", "tactic_id").From("mitre_technique_tactics").WithContext(ctx).All(&links); err != nil {
+	if err := b.Select("technique_id", "tactic_id").From("mitre_technique_tactics").WithContext(ctx).All(&links); err != nil {
 		return nil, fmt.Errorf("mitre: load links: %w", err)
 	}
 	for _, l := range links {
