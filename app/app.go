@@ -256,9 +256,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer set.Close()
 	startupCleanup(ctx, cfg, set)
-	// Library rows without their derived filter columns (from before
-	// migration 0004, or written by a tool that does not set them) are
-	// found by every filter, just slower; compute them once.
+	// Library rows whose Bloom bits were never computed (from before
+	// migration 0004, which fills the ATT&CK lists in SQL but cannot compute
+	// the bits) pass every Bloom test, so every filter still finds them,
+	// only slower: compute them once.
 	if n, err := set.Templates.RepairFilterColumns(ctx); err != nil {
 		ln.Close()
 		return err

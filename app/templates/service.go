@@ -50,7 +50,11 @@ func New(o Options) *Service {
 	if o.Mitre != nil {
 		o.Mitre.OnSync(RefreshFilterColumns)
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparseMatches}
+	sparse := sparseMatches
+	if o.DB != nil && o.DB.Driver() == "postgres" {
+		sparse = onePassAlways
+	}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparse}
 }
 
 // NewAtomicCollector starts an Atomic import whose archives are read

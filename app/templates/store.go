@@ -253,6 +253,13 @@ func reverseOrder(order []string) []string {
 // (Service.sparse; tests lower it to reach both paths with few rows).
 const sparseMatches = 500
 
+// onePassAlways is the one-pass limit on PostgreSQL: every list is the
+// one statement. Its planner filters a sequential scan of the rows (it has
+// no covering list index: see migration 0004) and sorts the matches with a
+// bounded heap, so a count and an index walk would be two more scans, not a
+// cheaper path.
+const onePassAlways = 1 << 30
+
 // List filters, sorts and pages the library.
 //
 // The match set is built once. A first statement collects up to
@@ -263,7 +270,9 @@ const sparseMatches = 500
 // counted by one pass over the covering list index, and the page is a walk
 // along the sort order's index that stops at the page, starting from the far
 // end when the page lies in the second half: it reads at most half of the
-// matches and sorts nothing. A page past the end skips the walk. The page's
+// matches and sorts nothing. A page past the end skips the walk. On
+// PostgreSQL every filtered list takes the first statement (onePassAlways);
+// the whole library (no filter) is counted and walked by index. The page's
 // rows and tags are then fetched by id.
 func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], error) {
 	p.PageParams = p.PageParams.Normalize()
@@ -280,9 +289,11 @@ func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], er
 		return db.Page[Template]{}, err
 	}
 	offset, limit := int(p.Offset()), p.PerPage
-	total, ids, err := s.sparsePage(ctx, where, order, offset, limit)
-	if err != nil {
-		return db.Page[Template]{}, err
+	total, ids := -1, []string(nil)
+	if s.sparse != onePassAlways || p.filtered() {
+		if total, ids, err = s.sparsePage(ctx, where, order, offset, limit); err != nil {
+			return db.Page[Template]{}, err
+		}
 	}
 	if total < 0 { // dense
 		if err := s.db.Read.Select("COUNT(*)").From("test_templates").Where(where).WithContext(ctx).Row(&total); err != nil {
@@ -309,6 +320,12 @@ func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], er
 		return db.Page[Template]{}, err
 	}
 	return db.NewPage(items, total, p.PageParams), nil
+}
+
+// filtered reports whether any filter but the live/deleted view is set.
+func (p ListParams) filtered() bool {
+	return p.Tactic != "" || p.Technique != "" || p.Subtechnique != "" || p.Opsec != "" || p.Platform != "" || p.Tag != "" ||
+		strings.TrimSpace(p.Q) != ""
 }
 
 // sparsePage answers a list whose matches number at most s.sparse in
