@@ -12,6 +12,7 @@
 # Usage: bench/auth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 count=${COUNT:-5}
 tags=${BENCH_TAGS:-}
 tmp=$(mktemp -d)
@@ -44,4 +45,6 @@ END {
   printf "GET permission-gated route, access token: median %.1f µs; guard = difference %.1f µs (goal <= 50 µs); ratio %.2fx\n", g/1e3, (g-h)/1e3, g/h
   printf "GET permission-gated route, pbk_ API token: median %.1f µs; difference %.1f µs; ratio %.2fx\n", gt/1e3, (gt-h)/1e3, gt/h
   printf "GET permission-gated route, principal-cache miss: median %.1f µs; difference %.1f µs\n", gu/1e3, (gu-h)/1e3
+  printf "BENCH name=auth_login_ms value=%.1f unit=ms goal=<=250 label=\"login: argon2id verification (goal 50-250 ms)\"\n", login/1e6
+  printf "BENCH name=auth_guard_us value=%.1f unit=us goal=<=50 floor=%.1f label=\"authentication + permission check per request (access token)\" floor_label=\"GET /api/v1/health, no auth\"\n", (g-h)/1e3, h/1e3
 }' "$tmp/out"
