@@ -64,6 +64,13 @@ type DB struct {
 	dsn     string
 	read    *sql.DB
 	write   *sql.DB
+	// writeTurn, on SQLite, queues Tx callers first come, first served for
+	// the single write connection (nil on PostgreSQL, whose writers run
+	// side by side). database/sql hands a freed connection to a random
+	// waiter: with 50 writers queued, one in a hundred waited through some
+	// 230 turns instead of 49, and the p99 of a write was several times its
+	// mean. A blocked channel send is woken in arrival order.
+	writeTurn chan struct{}
 }
 
 // DialectOf returns the dialect name a DSN selects.
@@ -93,14 +100,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{
+	out := &DB{
 		Read:    dbx.NewFromDB(read, d.driver),
 		Write:   dbx.NewFromDB(write, d.driver),
 		dialect: d,
 		dsn:     dsn,
 		read:    read,
 		write:   write,
-	}, nil
+	}
+	if name == SQLite {
+		out.writeTurn = make(chan struct{}, 1)
+	}
+	return out, nil
 }
 
 // Driver is the dialect name: "sqlite" or "postgres".
@@ -124,6 +135,14 @@ func (d *DB) Ping(ctx context.Context) error {
 // Tx runs fn in one write transaction: committed when fn returns nil, rolled
 // back otherwise (also on panic, which is re-raised).
 func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	if d.writeTurn != nil {
+		select {
+		case d.writeTurn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-d.writeTurn }()
+	}
 	return d.Write.TransactionalContext(ctx, nil, fn)
 }
 

@@ -286,8 +286,15 @@ func TestFilterColumnsFollowCatalogueResync(t *testing.T) {
 	assert.Equal(t, []string{"both", "native", "powershell"}, names(ListParams{Tactic: "execution"}))
 	assert.Empty(t, names(ListParams{Tactic: "persistence"}))
 
-	syncFile(t, m, mitretest.MoveTechnique(t, bundlePath(smallBundle), "T1106", "persistence", ""))
+	syncFile(t, m, mitretest.MoveTechnique(t, bundlePath(smallBundle), "T1106", "persistence", "Native API (moved)"))
 	assert.Equal(t, []string{"both", "powershell"}, names(ListParams{Tactic: "execution"}), "tagged with the tactic itself: stays")
+	page, err := s.List(ctx, ListParams{Technique: "T1106"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2)
+	for _, it := range page.Items {
+		assert.Contains(t, it.MitreTags, Tag{Kind: "technique", ExternalID: "T1106", Name: "Native API (moved)",
+			URL: "https://attack.mitre.org/techniques/T1106", State: "active", TemplateID: it.ID}, "tag names from the new catalogue")
+	}
 	assert.Equal(t, []string{"both", "native"}, names(ListParams{Tactic: "persistence"}))
 	assertFoldsTrue(t, s, m, d)
 
@@ -474,4 +481,38 @@ func migrationsAbove(t *testing.T, v int) int {
 		}
 	}
 	return n
+}
+
+// Another instance on the same database syncs a larger catalogue and tags
+// a template with a technique this instance's snapshot does not hold yet
+// (its stamp is checked again only a second later): the tags are read from
+// the catalogue tables instead, never dropped or left unnamed.
+func TestTagsOfEntriesTheSnapshotLacks(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	frozen := time.Now()
+	mA := mitre.New(mitre.Options{DB: d, Now: func() time.Time { return frozen }})
+	syncFile(t, mA, bundlePath(smallBundle))
+	a := New(Options{DB: d, Mitre: mA, Now: func() time.Time { return frozen }})
+	_, err := mA.View(ctx) // A's snapshot: the small catalogue, fresh for A's (frozen) second
+	require.NoError(t, err)
+
+	mB := mitre.New(mitre.Options{DB: d})
+	syncFile(t, mB, bundlePath("enterprise-attack-core.json.gz"))
+	b := New(Options{DB: d, Mitre: mB})
+	tpl := mk(t, b, Input{Name: "dump", MitreTags: []TagRef{{ExternalID: "T1003"}, {ExternalID: "T1059"}}})
+	_, _, _, _, err = mA.Resolve(ctx, "technique", "T1003")
+	require.Error(t, err, "A's snapshot does not hold T1003")
+
+	got, err := a.Get(ctx, tpl.ID)
+	require.NoError(t, err)
+	require.Len(t, got.MitreTags, 2)
+	assert.Equal(t, "T1003", got.MitreTags[0].ExternalID)
+	assert.Equal(t, "OS Credential Dumping", got.MitreTags[0].Name)
+	assert.Equal(t, "T1059", got.MitreTags[1].ExternalID)
+	page, err := a.List(ctx, ListParams{Technique: "T1059"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+	assert.Len(t, page.Items[0].MitreTags, 2)
 }
