@@ -47,12 +47,14 @@ pgflag=()
 # run NAME COMMAND…: runs one bench, its output on the terminal and in
 # $out/NAME.log; a failure (or a run past the time limit) is recorded.
 limit=$(q 600 7200)
+logs=()
 run() {
   local name=$1
   shift
   echo
   echo "=== $name: $*"
   local t0=$SECONDS
+  logs+=("$out/$name.log")
   timeout "$limit" "$@" 2>&1 | tee "$out/$name.log"
   local rc=${PIPESTATUS[0]}
   echo "=== $name: exit $rc after $((SECONDS - t0)) s"
@@ -74,5 +76,5 @@ run faults bash bench/faults.sh "${N:-$(q 2 20)}"
 
 echo
 echo "=== figures$([ -n "$quick" ] && echo " (BENCH_QUICK: a check that the benches run, not figures to quote)")"
-"$out/report" "$out"/*.log | tee "$out/table.md"
+"$out/report" "${logs[@]}" | tee "$out/table.md"
 exit 0
