@@ -66,9 +66,9 @@ if [ -n "$pg" ]; then
   run db-backends bash bench/db-backends.sh -rows "$(q 2000 10000)" -runs "$(q 1 5)"
 fi
 run mitre env RUNS="$(q 1 5)" DURATION="$(q 3 10)" bash bench/mitre.sh bin/purplebook
-run auth env COUNT="$(q 1 5)" bash bench/auth.sh
+run auth env COUNT="$(q 1 5)" BENCHTIME="$(q 200ms 1s)" bash bench/auth.sh
 run templates-import env RUNS="$(q 1 5)" bash bench/templates-import.sh bin/purplebook
-run templatefilter "$out/templatefilter" -runs "$(q 1 5)" "${pgflag[@]}"
+run templatefilter "$out/templatefilter" -templates "$(q 2000 10000)" -runs "$(q 1 5)" "${pgflag[@]}"
 run missionload "$out/missionload" -tests 2000 -duration "$(q 3s 10s)" -runs "$(q 20 100)" "${pgflag[@]}"
 run results go run ./bench/results -missions "$(q 50 500)" -total "$(q 20000 1000000)" -runs "$(q 3 15)"
 run hotreads bash bench/hotreads.sh "${SOAK:-$(q 10s 2m)}" "$(q 2s 10s)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Accounts-and-access figures (issue 4), medians of $COUNT runs (default 5):
+# Accounts-and-access figures (issue 4), medians of $COUNT runs (default 5;
+# BENCHTIME, default 1s, is the -benchtime of the per-request benchmarks):
 # 1. login cost: one argon2id verification with DefaultArgon2 (goal 50–250 ms
 #    on a 2-core machine) and a whole password login through the service;
 # 2. per-request cost of authentication + permission check: GET of a
@@ -14,14 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 count=${COUNT:-5}
+benchtime=${BENCHTIME:-1s}
 tags=${BENCH_TAGS:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 run() { go test -tags "$tags" -run '^$' -count "$count" "$@" | tee -a "$tmp/out" | grep -E '^(Benchmark|ok|FAIL)' >&2; }
 run -bench '^(BenchmarkLogin|BenchmarkLoginService)$' -benchtime 10x ./app/auth
-run -bench '^(BenchmarkAuthenticate|BenchmarkAuthenticateUncached)$' -benchtime 1s ./app/auth
-run -bench '^(BenchmarkHealthGET|BenchmarkAuthenticatedGET|BenchmarkAuthenticatedGETAPIToken|BenchmarkAuthenticatedGETUncached)$' -benchtime 1s ./app/server
+run -bench '^(BenchmarkAuthenticate|BenchmarkAuthenticateUncached)$' -benchtime "$benchtime" ./app/auth
+run -bench '^(BenchmarkHealthGET|BenchmarkAuthenticatedGET|BenchmarkAuthenticatedGETAPIToken|BenchmarkAuthenticatedGETUncached)$' -benchtime "$benchtime" ./app/server
 
 awk '
 function median(name,   n, i, j, t, a) {

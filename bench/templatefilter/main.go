@@ -252,7 +252,7 @@ func run(ctx context.Context, backend, dsn, dir, bundle string, n, runs int) {
 	label := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
 	benchkit.Figure{Name: "templatefilter_worst_p50_" + backend, Value: benchkit.Ms(all[0].r.p50), Unit: "ms", Goal: "<=10",
 		Floor: benchkit.Ms(floor.p50), HasFloor: true,
-		Label:      fmt.Sprintf("template filter, worst p50 of %d combinations, 10k templates (%s)", len(all), label),
+		Label:      fmt.Sprintf("template filter, worst p50 of %d combinations, %d templates (%s)", len(all), n, label),
 		FloorLabel: "unfiltered first page"}.Print()
 	benchkit.Figure{Name: "templatefilter_over_goal_" + backend, Value: float64(over), Unit: "count", Goal: "=0",
 		Label: fmt.Sprintf("template filter combinations with p50 > 10 ms (%s)", label)}.Print()
