@@ -79,6 +79,7 @@ test-pg:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 8s ./app/bundle
 
 check-dist:
 	@if [ -d assets/node_modules ]; then bash assets/scripts/check-dist.sh; \

@@ -1,0 +1,419 @@
+package bundle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/db"
+)
+
+// ImportsOptions configure the staging area.
+type ImportsOptions struct {
+	Dir    string // <data-dir>/bundles/imports
+	Limits Limits
+	TTL    time.Duration // an unapplied import is removed after this long
+	Now    func() time.Time
+	// Recover is given, at start, the blob hashes an apply had moved into
+	// the content store when the process died before its journal was
+	// removed; it removes those no row references (evidence's
+	// DropIfUnreferenced). May be nil when no kind adopts blobs.
+	Recover func(ctx context.Context, sums []string)
+}
+
+// DefaultTTL is how long an uploaded bundle waits for its apply.
+const DefaultTTL = 2 * time.Hour
+
+// maxPerUser bounds the pending imports of one user; a new upload past it
+// discards that user's oldest.
+const maxPerUser = 5
+
+// Imports is the staging area of uploaded bundles: each import gets a
+// directory under Dir holding the uploaded file and the blobs extracted
+// while it was verified, and lives in memory until it is applied,
+// discarded or expires. Nothing staged survives a restart: NewImports
+// clears the area (after finishing the recovery of an interrupted apply).
+type Imports struct {
+	o  ImportsOptions
+	mu sync.Mutex
+	m  map[string]*Import
+}
+
+// Import is one staged bundle.
+type Import struct {
+	ID        string
+	UserID    string
+	Dir       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+
+	reader *Reader
+	owned  bool // the bundle file lives in Dir (uploads), not elsewhere (CLI)
+
+	mu     sync.Mutex // one plan or apply at a time
+	staged map[string]string
+	done   bool
+	// State is the kind's memory of the import between the dry run and the
+	// apply (its report, the options it saw); guarded by Lock.
+	State any
+}
+
+// journalFile lists the blobs an apply is moving into the content store.
+const journalFile = "adopt.json"
+
+// NewImports creates the staging directory and clears what a previous run
+// left: an apply interrupted after moving blobs is recovered through
+// o.Recover first.
+func NewImports(ctx context.Context, o ImportsOptions) (*Imports, error) {
+	if o.Dir == "" {
+		return nil, errors.New("bundle: no staging directory")
+	}
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.Now == nil {
+		return nil, errors.New("bundle: no clock")
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bundle: create %s: %w", o.Dir, err)
+	}
+	im := &Imports{o: o, m: map[string]*Import{}}
+	entries, err := os.ReadDir(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: read %s: %w", o.Dir, err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(o.Dir, e.Name())
+		if e.IsDir() {
+			if sums, err := readJournal(filepath.Join(p, journalFile)); err == nil && len(sums) > 0 {
+				slog.Warn("bundle_apply_interrupted", "import_id", e.Name(), "blobs", len(sums))
+				if o.Recover != nil {
+					o.Recover(ctx, sums)
+				}
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			slog.Warn("bundle_staging_cleanup_failed", "path", p, "err", err)
+		} else {
+			slog.Info("bundle_staging_removed", "import_id", e.Name())
+		}
+	}
+	return im, nil
+}
+
+func readJournal(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var sums []string
+	if err := json.Unmarshal(b, &sums); err != nil {
+		return nil, err
+	}
+	out := sums[:0]
+	for _, s := range sums {
+		if ValidSHA256(s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Limits are the reader limits of this staging area.
+func (im *Imports) Limits() Limits { return im.o.Limits }
+
+func (im *Imports) newImport(userID string) (*Import, error) {
+	id := db.NewID()
+	dir := filepath.Join(im.o.Dir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bundle: create staging: %w", err)
+	}
+	now := im.o.Now()
+	return &Import{ID: id, UserID: userID, Dir: dir, CreatedAt: now, ExpiresAt: now.Add(im.o.TTL), staged: map[string]string{}}, nil
+}
+
+// Receive streams an uploaded bundle into a new staging directory, at most
+// limit bytes (more is a 413 and leaves nothing), then opens and checks it
+// (Open's checks). The caller verifies the content next (Stage).
+func (im *Imports) Receive(ctx context.Context, userID string, body io.Reader, limit int64) (*Import, error) {
+	im.Sweep()
+	imp, err := im.newImport(userID)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			imp.remove()
+		}
+	}()
+	path := filepath.Join(imp.Dir, "bundle.pbz")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: create upload: %w", err)
+	}
+	n, err := io.CopyBuffer(f, io.LimitReader(body, limit+1), make([]byte, 256<<10))
+	cerr := f.Close()
+	if err != nil {
+		return nil, &ReadError{Err: err}
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("bundle: write upload: %w", cerr)
+	}
+	if n > limit {
+		return nil, apperr.New(apperr.ErrTooLarge, "too_large", "The bundle is larger than the limit of %d bytes.", limit).
+			WithDetails(map[string]any{"limit_bytes": limit})
+	}
+	if n == 0 {
+		return nil, &apperr.Invalid{Message: "The bundle file is empty.", Fields: map[string]string{"file": "is empty"}}
+	}
+	r, err := Open(path, im.o.Limits)
+	if err != nil {
+		return nil, err
+	}
+	imp.reader, imp.owned = r, true
+	im.add(imp)
+	ok = true
+	return imp, nil
+}
+
+// ReadError is a failure to read the upload from the client.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return "bundle: read upload: " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// OpenFile stages a bundle that is a file already (the CLI): it is read in
+// place, not copied.
+func (im *Imports) OpenFile(ctx context.Context, userID, path string) (*Import, error) {
+	im.Sweep()
+	r, err := Open(path, im.o.Limits)
+	if err != nil {
+		return nil, err
+	}
+	imp, err := im.newImport(userID)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	imp.reader = r
+	im.add(imp)
+	return imp, nil
+}
+
+func (im *Imports) add(imp *Import) {
+	im.mu.Lock()
+	var mine []*Import
+	for _, o := range im.m {
+		if o.UserID == imp.UserID {
+			mine = append(mine, o)
+		}
+	}
+	im.m[imp.ID] = imp
+	im.mu.Unlock()
+	if len(mine) >= maxPerUser {
+		sort.Slice(mine, func(i, j int) bool { return mine[i].CreatedAt.Before(mine[j].CreatedAt) })
+		for _, o := range mine[:len(mine)-maxPerUser+1] {
+			im.Discard(o)
+		}
+	}
+}
+
+func errNoImport() error {
+	return apperr.New(apperr.ErrNotFound, "import_not_found",
+		"No such import: it was applied or discarded already, or it expired (uploads wait %s). Upload the bundle again.", DefaultTTL)
+}
+
+// Get returns the caller's pending import.
+func (im *Imports) Get(id, userID string) (*Import, error) {
+	im.Sweep()
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	imp, ok := im.m[id]
+	if !ok || imp.UserID != userID {
+		return nil, errNoImport()
+	}
+	return imp, nil
+}
+
+// Discard removes an import and its staging directory. An import in use
+// (Lock held) is removed when its user releases it.
+func (im *Imports) Discard(imp *Import) {
+	im.mu.Lock()
+	delete(im.m, imp.ID)
+	im.mu.Unlock()
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	imp.done = true
+	imp.remove()
+}
+
+// Sweep discards expired imports.
+func (im *Imports) Sweep() {
+	now := im.o.Now()
+	im.mu.Lock()
+	var old []*Import
+	for _, imp := range im.m {
+		if now.After(imp.ExpiresAt) {
+			old = append(old, imp)
+		}
+	}
+	im.mu.Unlock()
+	for _, imp := range old {
+		if imp.mu.TryLock() { // in use: the next sweep takes it
+			imp.mu.Unlock()
+			slog.Info("bundle_import_expired", "import_id", imp.ID)
+			im.Discard(imp)
+		}
+	}
+}
+
+// Pending counts the imports waiting (tests, diagnostics).
+func (im *Imports) Pending() int {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return len(im.m)
+}
+
+func (imp *Import) remove() {
+	if imp.reader != nil {
+		imp.reader.Close()
+	}
+	if err := os.RemoveAll(imp.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Warn("bundle_staging_cleanup_failed", "path", imp.Dir, "err", err)
+	}
+}
+
+// Lock takes the import for a plan or an apply; it fails when the import
+// was discarded meanwhile.
+func (imp *Import) Lock() error {
+	imp.mu.Lock()
+	if imp.done {
+		imp.mu.Unlock()
+		return errNoImport()
+	}
+	return nil
+}
+
+// Unlock releases it.
+func (imp *Import) Unlock() { imp.mu.Unlock() }
+
+// Reader is the opened bundle.
+func (imp *Import) Reader() *Reader { return imp.reader }
+
+// Stage verifies every entry of the bundle (Reader.Verify) and extracts
+// those need selects into the staging directory, named by their sha256.
+// Staged files are flushed to disk before Stage returns, so an apply can
+// move them into place and commit.
+func (imp *Import) Stage(ctx context.Context, need func(Entry) bool, progress func(int64)) error {
+	dir := filepath.Join(imp.Dir, "staged")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bundle: create staging: %w", err)
+	}
+	var open *os.File
+	var paths []string
+	closeOpen := func() error {
+		if open == nil {
+			return nil
+		}
+		err := open.Close()
+		open = nil
+		return err
+	}
+	defer closeOpen()
+	err := imp.reader.Verify(ctx, func(e Entry) (io.Writer, error) {
+		if err := closeOpen(); err != nil {
+			return nil, fmt.Errorf("bundle: stage: %w", err)
+		}
+		if need == nil || !need(e) {
+			return nil, nil
+		}
+		if _, ok := imp.staged[e.SHA256]; ok {
+			return nil, nil
+		}
+		p := filepath.Join(dir, e.SHA256)
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("bundle: stage %s: %w", e.Path, err)
+		}
+		open = f
+		imp.staged[e.SHA256] = p
+		paths = append(paths, p)
+		return f, nil
+	}, progress)
+	if cerr := closeOpen(); err == nil && cerr != nil {
+		err = fmt.Errorf("bundle: stage: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return syncFiles(dir, paths)
+}
+
+// Staged returns the staged copy of the blob with this sha256.
+func (imp *Import) Staged(sum string) (string, bool) {
+	p, ok := imp.staged[sum]
+	return p, ok
+}
+
+// BeginAdopt records, durably, the blobs an apply is about to move into the
+// content store, so that a crash before its commit can be undone at the
+// next start (NewImports → Recover). EndAdopt removes the record.
+func (imp *Import) BeginAdopt(sums []string) error {
+	if len(sums) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(sums)
+	p := filepath.Join(imp.Dir, journalFile)
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("bundle: write journal: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("bundle: write journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("bundle: write journal: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bundle: write journal: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("bundle: write journal: %w", err)
+	}
+	syncDir(imp.Dir)
+	return nil
+}
+
+// EndAdopt removes the journal once the apply committed or was undone.
+func (imp *Import) EndAdopt() {
+	if err := os.Remove(filepath.Join(imp.Dir, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Warn("bundle_journal_remove_failed", "import_id", imp.ID, "err", err)
+	}
+}
+
+// syncDir makes renames in dir durable where the platform allows it.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
