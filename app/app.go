@@ -13,17 +13,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
-	"github.com/purplebook/purplebook/app/evidence"
-	"github.com/purplebook/purplebook/app/missions"
-	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
 	"github.com/purplebook/purplebook/app/service"
-	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/services"
 	"github.com/purplebook/purplebook/assets"
 )
 
@@ -154,13 +151,10 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 	return d, nil
 }
 
-// newAuth builds the accounts service with the signing key of the data dir.
-func newAuth(cfg config.Config, d *db.DB) (*auth.Service, error) {
-	key, err := auth.LoadOrCreateKey(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	return auth.New(auth.Options{DB: d, Key: key, DataDir: cfg.DataDir})
+// newServices builds the instance's services on the wall clock, with the
+// signing key of the data dir.
+func newServices(cfg config.Config, d *db.DB) (*services.Set, error) {
+	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now})
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -183,27 +177,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another purplebook running? choose another port with --listen)", cfg.Listen, err)
 	}
-	authSvc, err := newAuth(cfg, d)
+	set, err := newServices(cfg, d)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	authSvc := set.Auth
 	setupToken, err := authSvc.PrepareSetup(ctx)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	mitreSvc := mitre.New(mitre.Options{DB: d})
-	tplSvc := templates.New(d, mitreSvc)
-	missionSvc := missions.New(d, tplSvc, mitreSvc)
-	evidenceSvc, err := evidence.New(evidence.Options{DB: d, Missions: missionSvc, Limits: authSvc, DataDir: cfg.DataDir})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	srv := server.New(server.Options{DB: d, Auth: authSvc, Mitre: mitreSvc, Templates: tplSvc,
-		Missions: missionSvc, Evidence: evidenceSvc, DataDir: cfg.DataDir, Assets: assets.FS(), Version: version,
-		EnableReset: cfg.EnableReset})
+	srv := server.New(server.Options{Set: set, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

@@ -65,8 +65,11 @@ A source that is not the pinned release needs --sha256 or --allow-unverified.`
 		return err
 	}
 	defer d.Close()
-	svc := mitre.New(mitre.Options{DB: d})
-	res, err := svc.Sync(ctx, p, audit.Actor{Label: "console"})
+	set, err := newServices(cfg, d)
+	if err != nil {
+		return err
+	}
+	res, err := set.Mitre.Sync(ctx, p, audit.Actor{Label: "console"})
 	clearProgress(e)
 	if err != nil {
 		return err

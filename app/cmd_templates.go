@@ -8,7 +8,6 @@ import (
 
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/config"
-	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -55,8 +54,11 @@ transaction; a rejected file or archive imports nothing.`
 		return err
 	}
 	defer d.Close()
-	svc := templates.New(d, mitre.New(mitre.Options{DB: d}))
-	rep, err := svc.ImportAtomicFiles(ctx, audit.Actor{Label: "console"}, c)
+	set, err := newServices(cfg, d)
+	if err != nil {
+		return err
+	}
+	rep, err := set.Templates.ImportAtomicFiles(ctx, audit.Actor{Label: "console"}, c)
 	if err != nil {
 		return err
 	}

@@ -60,10 +60,11 @@ Works on the data directory directly; the server may be running.`
 		return err
 	}
 	defer d.Close()
-	svc, err := newAuth(cfg, d)
+	set, err := newServices(cfg, d)
 	if err != nil {
 		return err
 	}
+	svc := set.Auth
 	if action == "create-admin" {
 		id, err := svc.CreateAdmin(ctx, email, name, pw)
 		if err != nil {

@@ -27,8 +27,49 @@ type Event struct {
 	Details    map[string]any // never secrets
 }
 
-// Record writes ev. Pass the transaction of the change so both commit together.
-func Record(ctx context.Context, b dbx.Builder, a Actor, ev Event) error {
+// Record writes ev, which happened at at (the caller's clock: audit has
+// none of its own, so an event carries the same time as the change it
+// records). Pass the transaction of the change so both commit together.
+func Record(ctx context.Context, b dbx.Builder, at db.Time, a Actor, ev Event) error {
+	if at.IsZero() {
+		return fmt.Errorf("audit: record %s: no time given", ev.Action)
+	}
+	_, err := b.Insert("audit_events", params(at, a, ev)).WithContext(ctx).Execute()
+	if err != nil {
+		return fmt.Errorf("audit: record %s: %w", ev.Action, err)
+	}
+	return nil
+}
+
+// RecordMany writes several events of one actor at one time with multi-row
+// INSERTs (bulk imports record one event per created object).
+func RecordMany(ctx context.Context, b dbx.Builder, at db.Time, a Actor, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if at.IsZero() {
+		return fmt.Errorf("audit: record %s: no time given", evs[0].Action)
+	}
+	rows := make([][]any, len(evs))
+	for i, ev := range evs {
+		p := params(at, a, ev)
+		row := make([]any, len(columns))
+		for j, c := range columns {
+			row[j] = p[c]
+		}
+		rows[i] = row
+	}
+	if err := db.InsertRows(ctx, b, "audit_events", columns, rows); err != nil {
+		return fmt.Errorf("audit: record %s: %w", evs[0].Action, err)
+	}
+	return nil
+}
+
+// columns are the audit_events columns params fills.
+var columns = []string{"id", "at", "actor_user_id", "actor_label", "action", "object_type", "object_id", "details", "ip", "request_id"}
+
+// params is the one place an event becomes a row.
+func params(at db.Time, a Actor, ev Event) dbx.Params {
 	details := ev.Details
 	if details == nil {
 		details = map[string]any{}
@@ -37,15 +78,11 @@ func Record(ctx context.Context, b dbx.Builder, a Actor, ev Event) error {
 	if a.UserID != "" {
 		actor = a.UserID
 	}
-	_, err := b.Insert("audit_events", dbx.Params{
-		"id": db.NewID(), "at": db.Now(), "actor_user_id": actor, "actor_label": truncate(a.Label, 320),
+	return dbx.Params{
+		"id": db.NewID(), "at": at, "actor_user_id": actor, "actor_label": truncate(a.Label, 320),
 		"action": ev.Action, "object_type": ev.ObjectType, "object_id": ev.ObjectID,
 		"details": string(db.MustJSON(details)), "ip": truncate(a.IP, 64), "request_id": truncate(a.RequestID, 64),
-	}).WithContext(ctx).Execute()
-	if err != nil {
-		return fmt.Errorf("audit: record %s: %w", ev.Action, err)
 	}
-	return nil
 }
 
 func truncate(s string, n int) string {

@@ -151,7 +151,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, p *Principal, in CreateAPI
 			"created_at": t.CreatedAt, "updated_at": t.CreatedAt}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("auth: insert api token: %w", err)
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "api_token.create", ObjectType: "api_token", ObjectID: t.ID,
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "api_token.create", ObjectType: "api_token", ObjectID: t.ID,
 			Details: map[string]any{"name": name, "prefix": prefix, "permissions": perms, "expires_at": t.ExpiresAt}})
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, p *Principal, id string, m
 			return fmt.Errorf("auth: revoke api token: %w", err)
 		}
 		revoked = true
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "api_token.revoke", ObjectType: "api_token", ObjectID: id,
+		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "api_token.revoke", ObjectType: "api_token", ObjectID: id,
 			Details: map[string]any{"name": t.Name, "prefix": t.Prefix, "via_token": p.TokenID != ""}})
 	})
 	if err != nil {

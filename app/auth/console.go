@@ -22,7 +22,7 @@ func (s *Service) CreateAdmin(ctx context.Context, email, name, password string)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, console, audit.Event{Action: "user.create", ObjectType: "user", ObjectID: id,
+		return audit.Record(ctx, tx, s.nowTime(), console, audit.Event{Action: "user.create", ObjectType: "user", ObjectID: id,
 			Details: map[string]any{"email": email, "groups": []string{"Admins"}, "via": "console"}})
 	})
 	if err != nil {
@@ -60,7 +60,7 @@ func (s *Service) setPassword(ctx context.Context, userID, password string, acto
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": userID}, "password_changed"); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: userID,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: userID,
 			Details: map[string]any{"via": via}})
 	})
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *Principal, in CreateUse
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "user.create", ObjectType: "user", ObjectID: id,
+		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: "user.create", ObjectType: "user", ObjectID: id,
 			Details: map[string]any{"email": in.Email, "group_ids": dedupe(in.GroupIDs)}})
 	})
 	if err != nil {

@@ -230,7 +230,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor *Principal, in CreateGr
 		if err := s.replaceGroupPermissions(ctx, tx, id, perms); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "group.create", ObjectType: "group", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "group.create", ObjectType: "group", ObjectID: id,
 			Details: map[string]any{"name": name, "description": in.Description, "permissions": perms}})
 	})
 	if err != nil {
@@ -384,7 +384,7 @@ func (s *Service) updateGroup(ctx context.Context, actor *Principal, id string, 
 		if _, err := tx.Update("groups", set, dbx.HashExp{"id": g.ID}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("auth: update group: %w", err)
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: action, ObjectType: "group", ObjectID: g.ID,
+		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: action, ObjectType: "group", ObjectID: g.ID,
 			Details: ch.details()})
 	})
 	if err != nil {
@@ -412,7 +412,7 @@ func (s *Service) DeleteGroup(ctx context.Context, actor *Principal, id string, 
 			WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("auth: delete group: %w", err)
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "group.delete", ObjectType: "group", ObjectID: g.ID,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "group.delete", ObjectType: "group", ObjectID: g.ID,
 			Details: map[string]any{"name": g.Name, "member_count": g.MemberCount, "permissions": g.Permissions}})
 	})
 	if err != nil {
@@ -496,7 +496,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, actor *Principal, id stri
 			}
 		}
 		changed = true
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "group.members_set", ObjectType: "group", ObjectID: g.ID,
+		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: "group.members_set", ObjectType: "group", ObjectID: g.ID,
 			Details: map[string]any{"before": map[string]any{"user_ids": old}, "after": map[string]any{"user_ids": cur},
 				"added": minus(cur, old), "removed": minus(old, cur)}})
 	})

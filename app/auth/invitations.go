@@ -124,7 +124,7 @@ func (s *Service) CreateInvitation(ctx context.Context, actor *Principal, in Cre
 				return fmt.Errorf("auth: insert invitation group: %w", err)
 			}
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "invitation.create", ObjectType: "invitation", ObjectID: id,
+		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: "invitation.create", ObjectType: "invitation", ObjectID: id,
 			Details: map[string]any{"email": email, "group_ids": groups, "expires_at": expires}})
 	})
 	if err != nil {
@@ -258,7 +258,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, actor *Principal, id str
 			dbx.HashExp{"id": inv.ID, "accepted_at": nil, "revoked_at": nil}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("auth: revoke invitation: %w", err)
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "invitation.revoke", ObjectType: "invitation", ObjectID: inv.ID,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "invitation.revoke", ObjectType: "invitation", ObjectID: inv.ID,
 			Details: map[string]any{"email": inv.Email, "before": map[string]any{"status": inv.Status},
 				"after": map[string]any{"status": InvitationRevoked}}})
 	})
@@ -358,11 +358,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInvitationParam
 			return fmt.Errorf("auth: link invitation: %w", err)
 		}
 		actor := audit.Actor{UserID: userID, Label: inv.Email, IP: m.IP, RequestID: m.RequestID}
-		if err := audit.Record(ctx, tx, actor, audit.Event{Action: "user.create", ObjectType: "user", ObjectID: userID,
+		if err := audit.Record(ctx, tx, now, actor, audit.Event{Action: "user.create", ObjectType: "user", ObjectID: userID,
 			Details: map[string]any{"email": inv.Email, "group_ids": groups, "via": "invitation", "invitation_id": inv.ID}}); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "invitation.accept", ObjectType: "invitation", ObjectID: inv.ID,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "invitation.accept", ObjectType: "invitation", ObjectID: inv.ID,
 			Details: map[string]any{"email": inv.Email, "user_id": userID,
 				"before": map[string]any{"status": InvitationPending}, "after": map[string]any{"status": InvitationAccepted}}})
 	})

@@ -194,7 +194,7 @@ func (s *Service) MFAStatus(ctx context.Context, p *Principal) (MFAStatus, error
 	if err != nil {
 		return MFAStatus{}, err
 	}
-	req, err := s.RequireMFA(ctx)
+	req, err := s.settings.RequireMFA(ctx)
 	if err != nil {
 		return MFAStatus{}, err
 	}
@@ -250,7 +250,7 @@ func (s *Service) EnrollMFA(ctx context.Context, p *Principal, m Meta) (MFAEnrol
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.ErrConflict, "mfa_already_enabled", "Two-factor authentication is already on.")
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "auth.mfa_enroll_started", ObjectType: "user", ObjectID: u.ID})
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "auth.mfa_enroll_started", ObjectType: "user", ObjectID: u.ID})
 	})
 	if err != nil {
 		return MFAEnrollment{}, fmt.Errorf("auth: enroll mfa: %w", err)
@@ -291,7 +291,7 @@ func (s *Service) ConfirmMFA(ctx context.Context, p *Principal, code string, m M
 	case codeReused:
 		return RecoveryCodes{}, &apperr.Invalid{Fields: map[string]string{"code": "was already used; wait for the next code"}}
 	case codeWrong:
-		_ = audit.Record(ctx, s.db.Write, p.Actor(m), audit.Event{Action: "auth.mfa_failed", ObjectType: "user", ObjectID: u.ID,
+		_ = audit.Record(ctx, s.db.Write, s.nowTime(), p.Actor(m), audit.Event{Action: "auth.mfa_failed", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"step": "confirm"}})
 		return RecoveryCodes{}, &apperr.Invalid{Fields: map[string]string{"code": "is incorrect: check the time on your device and enter the current code"}}
 	}
@@ -306,7 +306,7 @@ func (s *Service) ConfirmMFA(ctx context.Context, p *Principal, code string, m M
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.ErrConflict, "mfa_enrollment_changed", "The enrolment changed meanwhile. Start again.")
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "auth.mfa_enabled", ObjectType: "user", ObjectID: u.ID,
+		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "auth.mfa_enabled", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"recovery_codes": RecoveryCodeCount}})
 	})
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Service) checkPasswordFor(ctx context.Context, p *Principal, u mfaUserR
 	}
 	if ok, _ := VerifyPassword(u.PasswordHash, password, s.argon); !ok {
 		s.throttle.fail(u.EmailFold, m.IP)
-		_ = audit.Record(ctx, s.db.Write, p.Actor(m), audit.Event{Action: action + "_failed", ObjectType: "user", ObjectID: u.ID,
+		_ = audit.Record(ctx, s.db.Write, s.nowTime(), p.Actor(m), audit.Event{Action: action + "_failed", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"reason": "wrong_password"}})
 		return &apperr.Invalid{Fields: map[string]string{"password": "is incorrect"}}
 	}
@@ -365,7 +365,7 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password string,
 		if !u.MFAEnabled {
 			action = "auth.mfa_enroll_cancelled"
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: action, ObjectType: "user", ObjectID: u.ID})
+		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: action, ObjectType: "user", ObjectID: u.ID})
 	})
 	if err != nil {
 		return fmt.Errorf("auth: disable mfa: %w", err)
@@ -401,7 +401,7 @@ func (s *Service) ResetMFA(ctx context.Context, actor *Principal, userID string,
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": u.ID}, "mfa_reset"); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "auth.mfa_reset", ObjectType: "user", ObjectID: u.ID,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "auth.mfa_reset", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"email": u.Email}})
 	})
 	if err != nil {
@@ -437,7 +437,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p *Principal, pas
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errMFANotEnabled
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "auth.mfa_recovery_codes_regenerated", ObjectType: "user",
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "auth.mfa_recovery_codes_regenerated", ObjectType: "user",
 			ObjectID: u.ID, Details: map[string]any{"recovery_codes": RecoveryCodeCount, "replaced_unused": len(u.recoveryHashes())}})
 	})
 	if err != nil {
@@ -570,7 +570,7 @@ func (s *Service) verifySecondFactor(ctx context.Context, u mfaUserRow, code str
 			dbx.HashExp{"id": u.ID}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Actor{UserID: u.ID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
+		return audit.Record(ctx, tx, s.nowTime(), audit.Actor{UserID: u.ID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
 			audit.Event{Action: "auth.mfa_recovery_code_used", ObjectType: "user", ObjectID: u.ID,
 				Details: map[string]any{"recovery_codes_left": left}})
 	})

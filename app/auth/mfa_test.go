@@ -66,7 +66,7 @@ func TestCheckTOTPSkewAndReplay(t *testing.T) {
 
 func TestMFATokenSingleUse(t *testing.T) {
 	var m mfaState
-	now := time.Now()
+	now := time.Unix(1_750_000_000, 0) // the time is an argument: any will do
 	assert.True(t, m.claimToken("a", now.Add(time.Minute), now))
 	assert.False(t, m.claimToken("a", now.Add(time.Minute), now))
 	m.releaseToken("a")
@@ -92,8 +92,10 @@ func TestCheckMFASetup(t *testing.T) {
 }
 
 func TestResetMFA(t *testing.T) {
+	now := time.Date(2034, 5, 6, 7, 8, 9, 0, time.UTC)
 	s, err := New(Options{DB: dbtest.New(t), Key: []byte(strings.Repeat("k", 32)),
-		Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+		Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Now:    func() time.Time { return now }})
 	require.NoError(t, err)
 	ctx := context.Background()
 	id, err := s.CreateAdmin(ctx, "lost@example.com", "Lost", "correct horse battery staple")
@@ -105,7 +107,7 @@ func TestResetMFA(t *testing.T) {
 	require.NoError(t, err)
 	en, err := s.EnrollMFA(ctx, p, Meta{})
 	require.NoError(t, err)
-	code, err := totp.GenerateCode(en.Secret, time.Now())
+	code, err := totp.GenerateCode(en.Secret, now)
 	require.NoError(t, err)
 	_, err = s.ConfirmMFA(ctx, p, code, Meta{})
 	require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/settings"
 )
 
 // AdminsGroupID is the seeded Admins group (every permission).
@@ -43,6 +44,7 @@ type Options struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Now        func() time.Time
+	Settings   *settings.Service // require_mfa; nil = one on DB with Now
 }
 
 // Service is the accounts-and-access capability.
@@ -55,6 +57,7 @@ type Service struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	throttle   *throttle
+	settings   *settings.Service
 
 	setupMu   sync.Mutex
 	setupHash string // sha256 of the current one-time setup token
@@ -89,8 +92,11 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Settings == nil {
+		o.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
+	}
 	return &Service{db: o.DB, signer: signer, dataDir: o.DataDir, argon: o.Argon2,
-		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now)}, nil
+		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: o.Now, throttle: newThrottle(o.Now), settings: o.Settings}, nil
 }
 
 // Meta is what the HTTP layer knows about a request, for audit and throttling.
@@ -351,7 +357,7 @@ func truncate(s string, n int) string {
 
 // recordAnon writes an audit event for an unauthenticated action.
 func (s *Service) recordAnon(ctx context.Context, userID, label string, m Meta, action string, details map[string]any) error {
-	return audit.Record(ctx, s.db.Write, audit.Actor{UserID: userID, Label: truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
+	return audit.Record(ctx, s.db.Write, s.nowTime(), audit.Actor{UserID: userID, Label: truncate(label, 320), IP: m.IP, RequestID: m.RequestID},
 		audit.Event{Action: action, ObjectType: "user", ObjectID: userID, Details: details})
 }
 
@@ -373,7 +379,7 @@ func (s *Service) startSession(ctx context.Context, userID string, m Meta, metho
 		if err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Actor{UserID: userID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
+		if err := audit.Record(ctx, tx, now, audit.Actor{UserID: userID, Label: u.Email, IP: m.IP, RequestID: m.RequestID},
 			audit.Event{Action: "auth.login", ObjectType: "user", ObjectID: userID, Details: map[string]any{"method": method, "session_id": sessionID}}); err != nil {
 			return err
 		}
@@ -451,7 +457,7 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*Session, 
 			if err := s.revokeWhere(ctx, tx, dbx.HashExp{"family_id": rt.FamilyID}, "reuse"); err != nil {
 				return err
 			}
-			return audit.Record(ctx, tx, audit.Actor{UserID: rt.UserID, Label: "refresh token", IP: m.IP, RequestID: m.RequestID},
+			return audit.Record(ctx, tx, now, audit.Actor{UserID: rt.UserID, Label: "refresh token", IP: m.IP, RequestID: m.RequestID},
 				audit.Event{Action: "auth.refresh_reuse", ObjectType: "session", ObjectID: rt.SessionID,
 					Details: map[string]any{"family_id": rt.FamilyID, "user_agent": truncate(m.UserAgent, 200)}})
 		}
@@ -515,7 +521,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, m Meta) error {
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"session_id": p.SessionID}, "logout"); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "auth.logout", ObjectType: "session", ObjectID: p.SessionID})
+		return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "auth.logout", ObjectType: "session", ObjectID: p.SessionID})
 	})
 	if err != nil {
 		return fmt.Errorf("auth: logout: %w", err)
@@ -702,7 +708,7 @@ func (s *Service) Setup(ctx context.Context, in SetupParams, m Meta) (*Session, 
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Actor{UserID: userID, Label: in.Email, IP: m.IP, RequestID: m.RequestID},
+		return audit.Record(ctx, tx, s.nowTime(), audit.Actor{UserID: userID, Label: in.Email, IP: m.IP, RequestID: m.RequestID},
 			audit.Event{Action: "setup.completed", ObjectType: "user", ObjectID: userID})
 	})
 	if err != nil {

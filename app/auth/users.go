@@ -384,7 +384,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Principal, id string, i
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "user.update", ObjectType: "user", ObjectID: u.ID,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "user.update", ObjectType: "user", ObjectID: u.ID,
 			Details: ch.details()})
 	})
 	if err != nil {
@@ -486,7 +486,7 @@ func (s *Service) DeleteUser(ctx context.Context, actor *Principal, id string, m
 		if err := s.revokeUserTokens(ctx, tx, u.ID, "user_deleted"); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor.Actor(m), audit.Event{Action: "user.delete", ObjectType: "user", ObjectID: u.ID,
+		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "user.delete", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"email": u.Email, "name": u.Name}})
 	})
 	if err != nil {
@@ -560,7 +560,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, in ChangePas
 	}
 	if ok, _ := VerifyPassword(u.PasswordHash, in.CurrentPassword, s.argon); !ok {
 		s.throttle.fail(u.EmailFold, m.IP)
-		_ = audit.Record(ctx, s.db.Write, p.Actor(m), audit.Event{Action: "user.password_change_failed", ObjectType: "user", ObjectID: u.ID})
+		_ = audit.Record(ctx, s.db.Write, s.nowTime(), p.Actor(m), audit.Event{Action: "user.password_change_failed", ObjectType: "user", ObjectID: u.ID})
 		return &apperr.Invalid{Fields: map[string]string{"current_password": "is incorrect"}}
 	}
 	s.throttle.succeed(u.EmailFold, m.IP)
@@ -579,7 +579,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, in ChangePas
 			others).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: u.ID,
+		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: u.ID,
 			Details: map[string]any{"via": "self", "kept_session": p.SessionID != ""}})
 	})
 	if err != nil {
@@ -622,7 +622,7 @@ func (s *Service) UpdateMe(ctx context.Context, p *Principal, in UpdateMeParams,
 			ch.add("name", u.Name, name)
 			d := ch.details()
 			d["via"] = "self"
-			return audit.Record(ctx, tx, p.Actor(m), audit.Event{Action: "user.update", ObjectType: "user", ObjectID: u.ID, Details: d})
+			return audit.Record(ctx, tx, s.nowTime(), p.Actor(m), audit.Event{Action: "user.update", ObjectType: "user", ObjectID: u.ID, Details: d})
 		})
 		if err != nil {
 			return Me{}, err

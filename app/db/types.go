@@ -17,11 +17,18 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 // nullable columns.
 type Time struct{ time.Time }
 
-// Now is the current time truncated to what the database keeps.
-func Now() Time { return Time{time.Now().UTC().Truncate(time.Millisecond)} }
-
-// NewTime wraps t (converted to UTC, truncated to milliseconds).
+// NewTime wraps t (converted to UTC, truncated to milliseconds). There is
+// no db.Now: the current time comes from the caller's clock (each service's
+// Options.Now), so every timestamp can be tested on any date.
 func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)} }
+
+// TimePtr is the time of a nullable column: nil stays nil.
+func TimePtr(t *Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	return &t.Time
+}
 
 // String formats t in TimeLayout.
 func (t Time) String() string { return t.UTC().Format(TimeLayout) }

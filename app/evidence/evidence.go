@@ -51,7 +51,8 @@ type Options struct {
 	DB       *db.DB
 	Missions *missions.Service
 	Limits   Limits
-	DataDir  string // evidence lives in DataDir/evidence
+	DataDir  string           // evidence lives in DataDir/evidence
+	Now      func() time.Time // nil = time.Now
 }
 
 // Service is the evidence capability.
@@ -59,6 +60,7 @@ type Service struct {
 	db       *db.DB
 	missions *missions.Service
 	limits   Limits
+	now      func() time.Time
 	root     string // <data-dir>/evidence
 	tmp      string // <data-dir>/evidence/tmp
 
@@ -82,14 +84,20 @@ func New(o Options) (*Service, error) {
 	if o.DataDir == "" {
 		return nil, fmt.Errorf("evidence: no data directory")
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	root := filepath.Join(o.DataDir, "evidence")
-	s := &Service{db: o.DB, missions: o.Missions, limits: o.Limits, root: root, tmp: filepath.Join(root, "tmp")}
+	s := &Service{db: o.DB, missions: o.Missions, limits: o.Limits, now: o.Now, root: root, tmp: filepath.Join(root, "tmp")}
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("evidence: create %s: %w", s.tmp, err)
 	}
-	s.removeStaleTemps(time.Now().Add(-staleTemp))
+	s.removeStaleTemps(s.now().Add(-staleTemp))
 	return s, nil
 }
+
+// nowTime is the service clock's current time as the database keeps it.
+func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 // Dir is the directory holding the content files (for backups and bundles).
 func (s *Service) Dir() string { return s.root }

@@ -22,6 +22,7 @@ import (
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,7 +120,8 @@ func newFixture(t *testing.T, limit int64) *fixture {
 		Password: "a long enough password 1", GroupIDs: []string{auth.AdminsGroupID}}, auth.Meta{})
 	require.NoError(t, err)
 	m := mitre.New(mitre.Options{DB: d})
-	ms := missions.New(d, templates.New(d, m), m)
+	ms := missions.New(missions.Options{DB: d, Templates: templates.New(templates.Options{DB: d, Mitre: m}), Mitre: m,
+		Notify: notify.New(notify.Options{DB: d})})
 	lead := missions.Caller{UserID: uid, Can: func(string) bool { return true }, Actor: audit.Actor{UserID: uid, Label: "lead@example.com"}}
 	mission, err := ms.Create(ctx, lead, missions.MissionInput{Name: "Op"})
 	require.NoError(t, err)
@@ -235,9 +237,12 @@ func TestNewRemovesStaleTemps(t *testing.T) {
 	old, fresh := filepath.Join(tmp, "upload-old"), filepath.Join(tmp, "upload-fresh")
 	require.NoError(t, os.WriteFile(old, []byte("x"), 0o600))
 	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o600))
-	past := time.Now().Add(-48 * time.Hour)
+	// File times and the service's clock must agree: both come from now.
+	now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+	past := now.Add(-48 * time.Hour)
 	require.NoError(t, os.Chtimes(old, past, past))
-	_, err := New(Options{DataDir: dir})
+	require.NoError(t, os.Chtimes(fresh, now, now))
+	_, err := New(Options{DataDir: dir, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	_, err = os.Stat(old)
 	assert.True(t, os.IsNotExist(err), "a crash's leftover is removed")

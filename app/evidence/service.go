@@ -116,10 +116,11 @@ func (s *Service) Delete(ctx context.Context, c missions.Caller, id string) erro
 		return err
 	}
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
-		if err := softDelete(ctx, tx, f.ID, db.Now()); err != nil {
+		now := s.nowTime()
+		if err := softDelete(ctx, tx, f.ID, now); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "evidence.delete", ObjectType: "evidence_file", ObjectID: f.ID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "evidence.delete", ObjectType: "evidence_file", ObjectID: f.ID,
 			Details: map[string]any{"mission_id": missionID, "mission_test_id": f.MissionTestID, "side": f.Side,
 				"name": f.OriginalFilename, "sha256": f.SHA256, "size": f.Size}})
 	})

@@ -273,7 +273,7 @@ func (u *Upload) Commit(ctx context.Context) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	now := db.Now()
+	now := s.nowTime()
 	f.CreatedAt = now
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		if s.failTx != nil {
@@ -284,7 +284,7 @@ func (u *Upload) Commit(ctx context.Context) (File, error) {
 		if err := insertFile(ctx, tx, f, now); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, u.c.Actor, audit.Event{Action: "evidence.upload", ObjectType: "evidence_file", ObjectID: f.ID,
+		return audit.Record(ctx, tx, now, u.c.Actor, audit.Event{Action: "evidence.upload", ObjectType: "evidence_file", ObjectID: f.ID,
 			Details: map[string]any{"mission_id": u.missionID, "mission_test_id": u.testID, "side": f.Side,
 				"name": f.OriginalFilename, "sha256": f.SHA256, "size": f.Size, "content_type": f.ContentType,
 				"deduplicated": !created}})

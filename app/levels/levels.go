@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -75,13 +76,28 @@ type UpdateParams struct {
 	CountsAsDetected patch.Field[bool]   `json:"counts_as_detected"`
 }
 
+// Options are the service's dependencies.
+type Options struct {
+	DB  *db.DB
+	Now func() time.Time // nil = time.Now
+}
+
 // Service is the detection-levels capability.
 type Service struct {
-	db *db.DB
+	db  *db.DB
+	now func() time.Time
 }
 
 // New builds the service.
-func New(d *db.DB) *Service { return &Service{db: d} }
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: o.DB, now: o.Now}
+}
+
+// nowTime is the service clock's current time as the database keeps it.
+func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 func errNotFound() error {
 	return apperr.New(apperr.ErrNotFound, "not_found", "No such detection level.")
@@ -105,6 +121,19 @@ func list(ctx context.Context, b dbx.Builder) ([]Level, error) {
 
 // List returns every level in rank order (best first).
 func (s *Service) List(ctx context.Context) ([]Level, error) { return list(ctx, s.db.Read) }
+
+// Ranked returns every level in rank order without the usage counts
+// (InUse is 0), read through b: the caller's transaction when it derives
+// outcomes from the ranks it then stores, else a pool. It is the cheap
+// read that boards and outcome writes use.
+func (s *Service) Ranked(ctx context.Context, b dbx.Builder) ([]Level, error) {
+	var ls []Level
+	if err := b.NewQuery(`SELECT l.id, l.key, l.name, l.description, l.rank, l.color, l.counts_as_detected, l.is_system,
+		l.created_at, l.updated_at, 0 AS in_use FROM detection_levels l ORDER BY l.rank`).WithContext(ctx).All(&ls); err != nil {
+		return nil, fmt.Errorf("levels: ranked: %w", err)
+	}
+	return ls, nil
+}
 
 // Get returns one level; a malformed id is not found.
 func (s *Service) Get(ctx context.Context, id string) (Level, error) { return get(ctx, s.db.Read, id) }
@@ -245,6 +274,7 @@ func (s *Service) Create(ctx context.Context, a audit.Actor, in CreateParams) (L
 	}
 	var out Level
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if err := s.lock(ctx, tx); err != nil {
 			return err
 		}
@@ -268,7 +298,7 @@ func (s *Service) Create(ctx context.Context, a audit.Actor, in CreateParams) (L
 		for _, l := range cur {
 			last = max(last, l.Rank)
 		}
-		id, now := db.NewID(), db.Now()
+		id := db.NewID()
 		if _, err := tx.Insert("detection_levels", dbx.Params{"id": id, "key": in.Key, "name": in.Name,
 			"description": in.Description, "rank": last + 1, "color": strings.ToUpper(in.Color),
 			"counts_as_detected": in.CountsAsDetected, "is_system": false, "created_at": now, "updated_at": now,
@@ -277,13 +307,13 @@ func (s *Service) Create(ctx context.Context, a audit.Actor, in CreateParams) (L
 		}
 		added := append(slices.Clone(cur), Level{ID: id, Rank: last + 1})
 		order := slices.Insert(ids(cur), rank-1, id)
-		if _, err := renumber(ctx, tx, added, order); err != nil {
+		if _, err := renumber(ctx, tx, now, added, order); err != nil {
 			return err
 		}
 		if out, err = get(ctx, tx, id); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, a, audit.Event{Action: "detection_level.create", ObjectType: "detection_level",
+		return audit.Record(ctx, tx, now, a, audit.Event{Action: "detection_level.create", ObjectType: "detection_level",
 			ObjectID: id, Details: map[string]any{"after": snapshot(out)}})
 	})
 	return out, err
@@ -327,6 +357,7 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, in Updat
 	}
 	var out Level
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if err := s.lock(ctx, tx); err != nil {
 			return err
 		}
@@ -378,7 +409,7 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, in Updat
 		set("color", before.Color, after.Color)
 		set("counts_as_detected", before.CountsAsDetected, after.CountsAsDetected)
 		if len(p) > 0 {
-			p["updated_at"] = db.Now()
+			p["updated_at"] = now
 			if _, err := tx.Update("detection_levels", p, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 				return fmt.Errorf("levels: update: %w", err)
 			}
@@ -387,7 +418,7 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, in Updat
 		if newRank != before.Rank {
 			order := slices.Delete(ids(cur), i, i+1)
 			order = slices.Insert(order, newRank-1, id)
-			if moved, err = renumber(ctx, tx, cur, order); err != nil {
+			if moved, err = renumber(ctx, tx, now, cur, order); err != nil {
 				return err
 			}
 			if moved {
@@ -409,7 +440,7 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, in Updat
 		if len(changes) == 0 {
 			return nil
 		}
-		return audit.Record(ctx, tx, a, audit.Event{Action: "detection_level.update", ObjectType: "detection_level",
+		return audit.Record(ctx, tx, now, a, audit.Event{Action: "detection_level.update", ObjectType: "detection_level",
 			ObjectID: id, Details: changes})
 	})
 	return out, err
@@ -429,6 +460,7 @@ func (s *Service) Delete(ctx context.Context, a audit.Actor, id string) error {
 		return errNotFound()
 	}
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if err := s.lock(ctx, tx); err != nil {
 			return err
 		}
@@ -453,10 +485,10 @@ func (s *Service) Delete(ctx context.Context, a audit.Actor, id string) error {
 			return fmt.Errorf("levels: delete: %w", err)
 		}
 		rest := slices.Delete(slices.Clone(cur), i, i+1)
-		if _, err := renumber(ctx, tx, rest, ids(rest)); err != nil {
+		if _, err := renumber(ctx, tx, now, rest, ids(rest)); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, a, audit.Event{Action: "detection_level.delete", ObjectType: "detection_level",
+		return audit.Record(ctx, tx, now, a, audit.Event{Action: "detection_level.delete", ObjectType: "detection_level",
 			ObjectID: id, Details: map[string]any{"before": snapshot(l)}})
 	})
 	if err != nil && !errors.Is(err, apperr.ErrConflict) && !errors.Is(err, apperr.ErrNotFound) {
@@ -480,6 +512,7 @@ func errInUse(l Level) error {
 func (s *Service) Reorder(ctx context.Context, a audit.Actor, order []string) ([]Level, error) {
 	var out []Level
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if err := s.lock(ctx, tx); err != nil {
 			return err
 		}
@@ -490,7 +523,7 @@ func (s *Service) Reorder(ctx context.Context, a audit.Actor, order []string) ([
 		if err := checkOrder(cur, order); err != nil {
 			return err
 		}
-		moved, err := renumber(ctx, tx, cur, order)
+		moved, err := renumber(ctx, tx, now, cur, order)
 		if err != nil {
 			return err
 		}
@@ -505,7 +538,7 @@ func (s *Service) Reorder(ctx context.Context, a audit.Actor, order []string) ([
 		if n > 0 {
 			details["tests_rederived"] = n
 		}
-		return audit.Record(ctx, tx, a, audit.Event{Action: "detection_level.reorder", ObjectType: "detection_level",
+		return audit.Record(ctx, tx, now, a, audit.Event{Action: "detection_level.reorder", ObjectType: "detection_level",
 			Details: details})
 	})
 	return out, err
@@ -564,7 +597,7 @@ func truncateList(xs []string) []string {
 // is checked per row on PostgreSQL, so the rows that move go to negative
 // ranks first and to their final ones in a second pass. cur holds the
 // current ranks; it reports whether any rank changed.
-func renumber(ctx context.Context, tx *dbx.Tx, cur []Level, order []string) (bool, error) {
+func renumber(ctx context.Context, tx *dbx.Tx, now db.Time, cur []Level, order []string) (bool, error) {
 	rankOf := make(map[string]int, len(cur))
 	for _, l := range cur {
 		rankOf[l.ID] = l.Rank
@@ -581,7 +614,6 @@ func renumber(ctx context.Context, tx *dbx.Tx, cur []Level, order []string) (boo
 			return false, fmt.Errorf("levels: renumber: %w", err)
 		}
 	}
-	now := db.Now()
 	for _, i := range moved {
 		if _, err := tx.Update("detection_levels", dbx.Params{"rank": i + 1, "updated_at": now}, dbx.HashExp{"id": order[i]}).
 			WithContext(ctx).Execute(); err != nil {

@@ -140,6 +140,12 @@ type Outcome struct {
 	Notes       string   `json:"notes"`
 	AssessedBy  *string  `json:"assessed_by"`
 	UpdatedAt   db.Time  `json:"updated_at"`
+	// Seconds from the execution start to this control's logged_at,
+	// alerted_at and prevented_at; null unless the time is recorded, the
+	// level counts as detected and a start is known (levels.Derive).
+	TimeToLogS     *float64 `json:"time_to_log_s"`
+	TimeToAlertS   *float64 `json:"time_to_alert_s"`
+	TimeToPreventS *float64 `json:"time_to_prevent_s"`
 }
 
 // Test is a mission test.
@@ -183,9 +189,16 @@ type Test struct {
 	RedNotes        string   `json:"red_notes"`
 	ExecutedAt      *db.Time `json:"executed_at"`
 	// Blue.
-	BlueNotes           string    `json:"blue_notes"`
-	Outcome             *Level    `json:"outcome"` // derived: best-ranked level among the controls
-	DetectedAt          *db.Time  `json:"detected_at"`
+	BlueNotes  string   `json:"blue_notes"`
+	Outcome    *Level   `json:"outcome"`     // derived: best-ranked level among the controls
+	DetectedAt *db.Time `json:"detected_at"` // earliest time of a control whose level counts as detected
+	// Seconds from the execution start (started_at, else executed_at) to
+	// the first log, alert and prevention: the minimum over the controls
+	// whose level counts as detected, never negative, null when none
+	// (levels.Derive). TimeToDetectSeconds is the smallest of the three.
+	TimeToLogS          *float64  `json:"time_to_log_s"`
+	TimeToAlertS        *float64  `json:"time_to_alert_s"`
+	TimeToPreventS      *float64  `json:"time_to_prevent_s"`
 	TimeToDetectSeconds *float64  `json:"time_to_detect_seconds"`
 	AssessedAt          *db.Time  `json:"assessed_at"`
 	Outcomes            []Outcome `json:"outcomes,omitempty"`

@@ -15,22 +15,46 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
+
+// Options are the service's dependencies.
+type Options struct {
+	DB        *db.DB
+	Templates *templates.Service // tests are copied from templates and scenarios
+	Mitre     *mitre.Service     // the board's tactic filter
+	Levels    *levels.Service    // the detection-level vocabulary outcomes use
+	Settings  *settings.Service  // the security controls tests are assessed against
+	Notify    *notify.Service    // tells the other side about state changes
+	Now       func() time.Time   // nil = time.Now
+}
 
 // Service is the missions capability.
 type Service struct {
 	db        *db.DB
 	templates *templates.Service
 	mitre     *mitre.Service
+	levels    *levels.Service
+	settings  *settings.Service
+	notify    *notify.Service
+	now       func() time.Time
 }
 
 // New builds the service.
-func New(d *db.DB, t *templates.Service, m *mitre.Service) *Service {
-	return &Service{db: d, templates: t, mitre: m}
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: o.DB, templates: o.Templates, mitre: o.Mitre, levels: o.Levels, settings: o.Settings,
+		notify: o.Notify, now: o.Now}
 }
+
+// nowTime is the service clock's current time as the database keeps it.
+func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 type missionRow struct {
 	ID          string   `db:"id"`
@@ -176,8 +200,9 @@ func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Missio
 	if err := inv.Err(); err != nil {
 		return Mission{}, err
 	}
-	id, now := db.NewID(), db.Now()
+	id := db.NewID()
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		p := dbx.Params{"id": id, "name": in.Name, "name_fold": db.Fold(in.Name), "description": in.Description,
 			"status": StatusPlanned, "starts_on": nilIfEmpty(in.StartsOn), "ends_on": nilIfEmpty(in.EndsOn), "version": 1,
 			"created_by": nilIfEmpty(&c.UserID), "created_at": now, "updated_at": now}
@@ -190,7 +215,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Missio
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.create", ObjectType: "mission", ObjectID: id,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.create", ObjectType: "mission", ObjectID: id,
 			Details: map[string]any{"name": in.Name}})
 	})
 	if err != nil {
@@ -295,22 +320,28 @@ func (s *Service) withProgress(ctx context.Context, rows []missionRow, roles map
 	var counts []struct {
 		MissionID string  `db:"mission_id"`
 		State     string  `db:"state"`
-		Level     *string `db:"level_key"`
+		LevelID   *string `db:"outcome_level_id"`
 		N         int     `db:"n"`
 	}
-	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, l.key AS level_key, COUNT(*) AS n
-		FROM mission_tests t LEFT JOIN detection_levels l ON l.id = t.outcome_level_id
+	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, t.outcome_level_id, COUNT(*) AS n
+		FROM mission_tests t
 		WHERE t.deleted_at IS NULL AND t.mission_id IN (` + placeholders(len(ids)) + `)
-		GROUP BY t.mission_id, t.state, l.key`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
+		GROUP BY t.mission_id, t.state, t.outcome_level_id`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
 	if err != nil {
 		return nil, fmt.Errorf("missions: progress: %w", err)
+	}
+	lv, err := s.levelsByID(ctx, s.db.Read)
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range counts {
 		p := &out[idx[c.MissionID]].Progress
 		p.Total += c.N
 		p.ByState[c.State] += c.N
-		if c.Level != nil {
-			p.Outcomes[*c.Level] += c.N
+		if c.LevelID != nil {
+			if l, ok := lv[*c.LevelID]; ok {
+				p.Outcomes[l.Key] += c.N
+			}
 		}
 	}
 	return out, nil
@@ -335,6 +366,7 @@ func bindList(xs []any) dbx.Params {
 // Update patches a mission; status moves through the lifecycle.
 func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpdate) (Mission, error) {
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, id)
 		if err != nil {
 			return err
@@ -391,7 +423,6 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		if err := inv.Err(); err != nil {
 			return err
 		}
-		now := db.Now()
 		if _, err := tx.Update("missions", dbx.Params{"name": name, "name_fold": db.Fold(name), "description": desc,
 			"starts_on": nilIfEmpty(starts), "ends_on": nilIfEmpty(ends), "status": status, "version": m.Version + 1, "updated_at": now},
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
@@ -413,12 +444,12 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 			if err != nil {
 				return err
 			}
-			if err := notify.Create(ctx, tx, members, c.UserID, "mission.status_changed", map[string]any{
+			if err := s.notify.Create(ctx, tx, now, members, c.UserID, "mission.status_changed", map[string]any{
 				"mission_id": id, "mission_name": name, "from": m.Status, "to": status, "by": c.Actor.Label}); err != nil {
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.update", ObjectType: "mission", ObjectID: id, Details: details})
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.update", ObjectType: "mission", ObjectID: id, Details: details})
 	})
 	if err != nil {
 		return Mission{}, err
@@ -450,6 +481,7 @@ func (s *Service) memberIDs(ctx context.Context, b dbx.Builder, missionID string
 // Delete soft-deletes a mission.
 func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, id)
 		if err != nil {
 			return err
@@ -457,12 +489,11 @@ func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
 		if err := need(c, a, "mission.delete", RoleLead); err != nil {
 			return err
 		}
-		now := db.Now()
 		if _, err := tx.Update("missions", dbx.Params{"deleted_at": now, "updated_at": now, "version": a.mission.Version + 1},
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.delete", ObjectType: "mission", ObjectID: id,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.delete", ObjectType: "mission", ObjectID: id,
 			Details: map[string]any{"name": a.mission.Name}})
 	})
 }
@@ -490,6 +521,7 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 		return Member{}, &apperr.Invalid{Fields: map[string]string{"role": "must be lead, red, blue or viewer"}}
 	}
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
 		if err != nil {
 			return err
@@ -513,14 +545,13 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 		}
 		var cur string
 		err = tx.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Row(&cur)
-		now := db.Now()
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if _, err := tx.Insert("mission_members", dbx.Params{"id": db.NewID(), "mission_id": missionID, "user_id": userID,
 				"role": role, "created_at": now, "updated_at": now}).WithContext(ctx).Execute(); err != nil {
 				return err
 			}
-			if err := notify.Create(ctx, tx, []string{userID}, c.UserID, "mission.member_added", map[string]any{
+			if err := s.notify.Create(ctx, tx, now, []string{userID}, c.UserID, "mission.member_added", map[string]any{
 				"mission_id": missionID, "mission_name": a.mission.Name, "role": role, "by": c.Actor.Label}); err != nil {
 				return err
 			}
@@ -537,7 +568,7 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.member_set", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.member_set", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"user_id": userID, "role": map[string]any{"before": cur, "after": role}}})
 	})
 	if err != nil {
@@ -571,6 +602,7 @@ func (s *Service) keepALead(ctx context.Context, tx *dbx.Tx, missionID, userID s
 // RemoveMember takes a user out of a mission.
 func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
 		if err != nil {
 			return err
@@ -594,7 +626,7 @@ func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID 
 		if _, err := tx.Delete("mission_members", dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.member_removed", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.member_removed", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"user_id": userID, "role": cur}})
 	})
 }
@@ -626,6 +658,7 @@ type CategoryInput struct {
 func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id string, in CategoryInput) (Category, error) {
 	var out Category
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		_, err := s.planning(ctx, tx, c, missionID)
 		if err != nil {
 			return err
@@ -673,7 +706,6 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 			return apperr.New(apperr.ErrConflict, "name_taken", "This mission already has a category named %q.", cur.Name).
 				WithDetails(map[string]any{"name": "is already in use"})
 		}
-		now := db.Now()
 		p := dbx.Params{"name": cur.Name, "name_fold": db.Fold(cur.Name), "color": cur.Color, "position": cur.Position, "updated_at": now}
 		action := "mission.category_update"
 		if id == "" {
@@ -688,7 +720,7 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 			return err
 		}
 		out = cur
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: action, ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: action, ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"category_id": cur.ID, "name": cur.Name}})
 	})
 	return out, err
@@ -697,13 +729,13 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 // DeleteCategory soft-deletes a category; its tests become uncategorised.
 func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if !db.ValidID(id) {
 			return apperr.New(apperr.ErrNotFound, "not_found", "No such category.")
 		}
-		now := db.Now()
 		res, err := tx.Update("mission_categories", dbx.Params{"deleted_at": now, "updated_at": now},
 			dbx.HashExp{"id": id, "mission_id": missionID, "deleted_at": nil}).WithContext(ctx).Execute()
 		if err != nil {
@@ -715,7 +747,7 @@ func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id st
 		if _, err := tx.Update("mission_tests", dbx.Params{"category_id": nil}, dbx.HashExp{"category_id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.category_delete", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.category_delete", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"category_id": id}})
 	})
 }

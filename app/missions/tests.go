@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -82,6 +84,7 @@ func prefixed(p string, cols []string) []string {
 }
 
 func (r testRow) test(levels map[string]Level) Test {
+	// The times to detect are set by render, which has the outcomes.
 	t := Test{ID: r.ID, MissionID: r.MissionID, MissionScenarioID: r.MissionScenarioID, TestTemplateID: r.TestTemplateID,
 		CategoryID: r.CategoryID, Position: r.Position, Name: r.Name, Description: r.Description, Objective: r.Objective,
 		Executor: r.Executor, CommandTemplate: r.CommandTemplate, CleanupCommand: r.CleanupCommand,
@@ -100,30 +103,40 @@ func (r testRow) test(levels map[string]Level) Test {
 			t.Outcome = &l
 		}
 	}
-	if r.DetectedAt != nil && r.ExecutedAt != nil {
-		if start := r.ExecutedAt; start != nil {
-			secs := r.DetectedAt.Sub(start.Time).Seconds()
-			if secs < 0 {
-				secs = 0
-			}
-			t.TimeToDetectSeconds = &secs
-		}
-	}
 	return t
 }
 
-// Levels returns the detection levels by id.
-func (s *Service) Levels(ctx context.Context, b dbx.Builder) (map[string]Level, error) {
-	var ls []Level
-	if err := b.Select("id", "key", "name", "rank", "color", "counts_as_detected").From("detection_levels").
-		WithContext(ctx).All(&ls); err != nil {
-		return nil, fmt.Errorf("missions: levels: %w", err)
+// levelsByID returns the detection levels (from the levels service) by id,
+// read through b.
+func (s *Service) levelsByID(ctx context.Context, b dbx.Builder) (map[string]Level, error) {
+	ls, err := s.levels.Ranked(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("missions: %w", err)
 	}
 	m := make(map[string]Level, len(ls))
 	for _, l := range ls {
-		m[l.ID] = l
+		m[l.ID] = Level{ID: l.ID, Key: l.Key, Name: l.Name, Rank: l.Rank, Color: l.Color, CountsAsDetected: l.CountsAsDetected}
 	}
 	return m, nil
+}
+
+// derive applies levels.Derive to a test's outcomes.
+func derive(r testRow, os []Outcome) levels.Derived {
+	cs := make([]levels.Control, len(os))
+	for i, o := range os {
+		cs[i] = levels.Control{LevelID: o.Level.ID, Rank: o.Level.Rank, CountsAsDetected: o.Level.CountsAsDetected,
+			LoggedAt: db.TimePtr(o.LoggedAt), AlertedAt: db.TimePtr(o.AlertedAt), PreventedAt: db.TimePtr(o.PreventedAt)}
+	}
+	return levels.Derive(db.TimePtr(r.StartedAt), db.TimePtr(r.ExecutedAt), cs)
+}
+
+// seconds is d in seconds (nil stays nil).
+func seconds(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	v := d.Seconds()
+	return &v
 }
 
 func errNoTest() error {
@@ -158,8 +171,8 @@ func nextPosition(ctx context.Context, tx *dbx.Tx, missionID string) (int, error
 
 // copyTemplate inserts a mission test copied from a template, with its
 // ATT&CK tags denormalised (kind, id, name, url as the catalogue says now).
-func (s *Service) copyTemplate(ctx context.Context, tx *dbx.Tx, missionID string, scenarioID, categoryID *string, tpl templates.Template, pos int) (string, error) {
-	id, now := db.NewID(), db.Now()
+func (s *Service) copyTemplate(ctx context.Context, tx *dbx.Tx, now db.Time, missionID string, scenarioID, categoryID *string, tpl templates.Template, pos int) (string, error) {
+	id := db.NewID()
 	p := dbx.Params{"id": id, "mission_id": missionID, "mission_scenario_id": scenarioID, "test_template_id": nilIfEmpty(&tpl.ID),
 		"category_id": categoryID, "position": pos, "name": tpl.Name, "name_fold": db.Fold(tpl.Name), "description": tpl.Description,
 		"objective": tpl.Objective, "executor": tpl.Executor, "command_template": tpl.Command, "cleanup_command": tpl.CleanupCommand,
@@ -226,6 +239,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		}
 	}
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -239,7 +253,6 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		if err := tx.Select("MAX(position)").From("mission_scenarios").Where(dbx.HashExp{"mission_id": missionID}).WithContext(ctx).Row(&maxPos); err != nil {
 			return err
 		}
-		now := db.Now()
 		ms := MissionScenario{ID: db.NewID(), ScenarioTemplateID: &sc.ID, Name: sc.Name, Description: sc.Description, Position: int(maxPos.Int64) + 1}
 		if !maxPos.Valid {
 			ms.Position = 0
@@ -258,7 +271,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 			if e.Deleted {
 				continue
 			}
-			id, err := s.copyTemplate(ctx, tx, missionID, &ms.ID, nil, tpls[e.TestTemplateID], pos)
+			id, err := s.copyTemplate(ctx, tx, now, missionID, &ms.ID, nil, tpls[e.TestTemplateID], pos)
 			if err != nil {
 				return err
 			}
@@ -266,10 +279,10 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 			res.TestIDs = append(res.TestIDs, id)
 		}
 		res.Scenario = ms
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.scenario_add", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_add", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"scenario_template_id": sc.ID, "mission_scenario_id": ms.ID, "tests": len(res.TestIDs), "skipped": len(res.Skipped)}})
 	})
 	return res, err
@@ -287,8 +300,8 @@ func (s *Service) checkCapacity(ctx context.Context, tx *dbx.Tx, missionID strin
 }
 
 // touch bumps the mission's updated_at (missions are listed by activity).
-func (s *Service) touch(ctx context.Context, tx *dbx.Tx, missionID string) error {
-	_, err := tx.Update("missions", dbx.Params{"updated_at": db.Now()}, dbx.HashExp{"id": missionID}).WithContext(ctx).Execute()
+func (s *Service) touch(ctx context.Context, tx *dbx.Tx, now db.Time, missionID string) error {
+	_, err := tx.Update("missions", dbx.Params{"updated_at": now}, dbx.HashExp{"id": missionID}).WithContext(ctx).Execute()
 	return err
 }
 
@@ -306,13 +319,13 @@ func (s *Service) Scenarios(ctx context.Context, c Caller, missionID string) ([]
 // DeleteScenario soft-deletes a mission scenario and its tests.
 func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scenarioID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
 		if !db.ValidID(scenarioID) {
 			return apperr.New(apperr.ErrNotFound, "not_found", "No such scenario in this mission.")
 		}
-		now := db.Now()
 		res, err := tx.Update("mission_scenarios", dbx.Params{"deleted_at": now, "updated_at": now},
 			dbx.HashExp{"id": scenarioID, "mission_id": missionID, "deleted_at": nil}).WithContext(ctx).Execute()
 		if err != nil {
@@ -325,7 +338,7 @@ func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scena
 			dbx.HashExp{"mission_scenario_id": scenarioID, "deleted_at": nil}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"mission_scenario_id": scenarioID}})
 	})
 }
@@ -369,6 +382,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 	}
 	var id string
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -385,14 +399,14 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 		if err != nil {
 			return err
 		}
-		id, err = s.copyTemplate(ctx, tx, missionID, nil, in.CategoryID, tpl, pos)
+		id, err = s.copyTemplate(ctx, tx, now, missionID, nil, in.CategoryID, tpl, pos)
 		if err != nil {
 			return err
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.test_add", ObjectType: "mission_test", ObjectID: id,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_add", ObjectType: "mission_test", ObjectID: id,
 			Details: map[string]any{"mission_id": missionID, "name": tpl.Name, "test_template_id": in.TestTemplateID}})
 	})
 	if err != nil {
@@ -495,21 +509,21 @@ func (s *Service) Tests(ctx context.Context, c Caller, missionID string, p TestL
 	return db.NewPage(items, total, p.PageParams), nil
 }
 
-// render turns rows into tests with tags, outcome and evidence counts
-// (and per-control outcomes when detail is true).
+// render turns rows into tests with tags, outcome, times to detect and
+// evidence counts (and per-control outcomes when detail is true).
 func (s *Service) render(ctx context.Context, b dbx.Builder, rows []testRow, detail bool) ([]Test, error) {
 	out := make([]Test, len(rows))
 	if len(rows) == 0 {
 		return out, nil
 	}
-	levels, err := s.Levels(ctx, b)
+	lv, err := s.levelsByID(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]any, len(rows))
 	idx := map[string]int{}
 	for i, r := range rows {
-		out[i] = r.test(levels)
+		out[i] = r.test(lv)
 		ids[i] = r.ID
 		idx[r.ID] = i
 	}
@@ -533,17 +547,24 @@ func (s *Service) render(ctx context.Context, b dbx.Builder, rows []testRow, det
 	for _, e := range ev {
 		out[idx[e.TestID]].EvidenceCount = e.N
 	}
-	if detail {
-		os, err := s.outcomes(ctx, b, ids, levels)
-		if err != nil {
-			return nil, err
+	os, err := s.outcomes(ctx, b, ids, lv)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rows {
+		list := os[r.ID]
+		d := derive(r, list)
+		t := &out[i]
+		for j := range list {
+			ct := d.Controls[j]
+			list[j].TimeToLogS, list[j].TimeToAlertS, list[j].TimeToPreventS = seconds(ct.ToLog), seconds(ct.ToAlert), seconds(ct.ToPrevent)
 		}
-		for id, list := range os {
-			out[idx[id]].Outcomes = list
-		}
-		for i := range out {
-			if out[i].Outcomes == nil {
-				out[i].Outcomes = []Outcome{}
+		t.TimeToLogS, t.TimeToAlertS, t.TimeToPreventS = seconds(d.Overall.ToLog), seconds(d.Overall.ToAlert), seconds(d.Overall.ToPrevent)
+		t.TimeToDetectSeconds = seconds(d.ToDetect)
+		if detail {
+			t.Outcomes = list
+			if t.Outcomes == nil {
+				t.Outcomes = []Outcome{}
 			}
 		}
 	}
@@ -564,7 +585,7 @@ type outcomeRow struct {
 	UpdatedAt   db.Time  `db:"updated_at"`
 }
 
-func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, levels map[string]Level) (map[string][]Outcome, error) {
+func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, lv map[string]Level) (map[string][]Outcome, error) {
 	var rows []outcomeRow
 	if err := b.Select("mission_test_id", "control", "expected", "detection_level_id", "logged_at", "alerted_at", "prevented_at",
 		"alert_name", "notes", "assessed_by", "updated_at").From("mission_test_outcomes").Where(dbx.In("mission_test_id", ids...)).
@@ -573,7 +594,7 @@ func (s *Service) outcomes(ctx context.Context, b dbx.Builder, ids []any, levels
 	}
 	out := map[string][]Outcome{}
 	for _, r := range rows {
-		out[r.TestID] = append(out[r.TestID], Outcome{Control: r.Control, Expected: r.Expected, Level: levels[r.LevelID],
+		out[r.TestID] = append(out[r.TestID], Outcome{Control: r.Control, Expected: r.Expected, Level: lv[r.LevelID],
 			LoggedAt: r.LoggedAt, AlertedAt: r.AlertedAt, PreventedAt: r.PreventedAt, AlertName: r.AlertName, Notes: r.Notes,
 			AssessedBy: r.AssessedBy, UpdatedAt: r.UpdatedAt})
 	}
@@ -636,6 +657,7 @@ func (s *Service) Writable(ctx context.Context, c Caller, missionID string) erro
 // (negative, then final), so the unique key never sees a duplicate.
 func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, ids []string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -679,10 +701,10 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 				return err
 			}
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"before": live, "after": ids}})
 	})
 }
@@ -697,6 +719,7 @@ func truncate(s string, n int) string {
 // DeleteTest soft-deletes a test.
 func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
 		}
@@ -704,12 +727,11 @@ func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID st
 		if err != nil {
 			return err
 		}
-		now := db.Now()
 		if _, err := tx.Update("mission_tests", dbx.Params{"deleted_at": now, "updated_at": now, "version": r.Version + 1},
 			dbx.HashExp{"id": testID}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,
 			Details: map[string]any{"mission_id": missionID, "name": r.Name}})
 	})
 }

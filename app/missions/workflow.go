@@ -13,7 +13,6 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
-	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/patch"
 )
 
@@ -112,6 +111,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 	sent := p.sent()
 	var notifyAfter []func(tx *dbx.Tx) error
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
 		if err != nil {
 			return err
@@ -252,7 +252,6 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			}
 		}
 		// State machine.
-		now := db.Now()
 		stateChanged := false
 		if p.State.Set {
 			next := p.State.Or("")
@@ -302,7 +301,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		}
 		// Outcomes per control.
 		if p.Outcomes.Set {
-			if err := s.saveOutcomes(ctx, tx, c, &r, p.Outcomes.Or(nil)); err != nil {
+			if err := s.saveOutcomes(ctx, tx, now, c, &r, p.Outcomes.Or(nil)); err != nil {
 				return err
 			}
 			if r.State == "executed" {
@@ -315,7 +314,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
-		if err := s.touch(ctx, tx, missionID); err != nil {
+		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
 		if stateChanged {
@@ -326,7 +325,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
 			Details: testDiff(before, r, sent)})
 	})
 	if err != nil {
@@ -352,32 +351,19 @@ func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
 	return nil
 }
 
-// Controls returns the configured security controls (setting security_controls).
-func (s *Service) Controls(ctx context.Context, b dbx.Builder) ([]string, error) {
-	var raw string
-	if err := b.Select("value").From("settings").Where(dbx.HashExp{"key": "security_controls"}).WithContext(ctx).Row(&raw); err != nil {
-		return []string{"EDR", "SIEM", "AV", "Firewall", "Mail gateway", "Web proxy", "DLP"}, nil
-	}
-	var cs []string
-	if err := json.Unmarshal([]byte(raw), &cs); err != nil {
-		return nil, fmt.Errorf("missions: security_controls setting: %w", err)
-	}
-	return cs, nil
-}
-
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
-func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *testRow, ins []OutcomeInput) error {
-	controls, err := s.Controls(ctx, tx)
+func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {
+	controls, err := s.settings.SecurityControls(ctx)
 	if err != nil {
 		return err
 	}
-	levels, err := s.Levels(ctx, tx)
+	lv, err := s.levelsByID(ctx, tx)
 	if err != nil {
 		return err
 	}
 	byKey := map[string]Level{}
-	for _, l := range levels {
+	for _, l := range lv {
 		byKey[l.Key] = l
 		byKey[l.ID] = l
 	}
@@ -387,7 +373,6 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *tes
 	}
 	var inv apperr.Invalid
 	seen := map[string]bool{}
-	now := db.Now()
 	for i, in := range ins {
 		field := fmt.Sprintf("outcomes[%d]", i)
 		control, ok := canon[db.Fold(in.Control)]
@@ -411,8 +396,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *tes
 		key, _ := in.DetectionLevel.Get()
 		level, ok := byKey[key]
 		if !ok {
-			keys := make([]string, 0, len(levels))
-			for _, l := range levels {
+			keys := make([]string, 0, len(lv))
+			for _, l := range lv {
 				keys = append(keys, l.Key)
 			}
 			sort.Strings(keys)
@@ -435,36 +420,27 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, c Caller, r *tes
 	if err := inv.Err(); err != nil {
 		return err
 	}
-	// Derive: best rank wins; detection time is the earliest logged, alerted
-	// or prevented time of a control whose level counts as detected.
-	os, err := s.outcomes(ctx, tx, []any{r.ID}, levels)
+	// The derived outcome and detection time (levels.Derive) are cached on
+	// the test for boards and filters.
+	os, err := s.outcomes(ctx, tx, []any{r.ID}, lv)
 	if err != nil {
 		return err
 	}
+	d := derive(*r, os[r.ID])
 	r.OutcomeLevelID, r.DetectedAt = nil, nil
-	var best *Level
-	for _, o := range os[r.ID] {
-		l := o.Level
-		if best == nil || l.Rank < best.Rank {
-			best = &l
-		}
-		if l.CountsAsDetected {
-			for _, t := range []*db.Time{o.LoggedAt, o.AlertedAt, o.PreventedAt} {
-				if t != nil && (r.DetectedAt == nil || t.Before(r.DetectedAt.Time)) {
-					tt := *t
-					r.DetectedAt = &tt
-				}
-			}
-		}
+	if d.LevelID != "" {
+		r.OutcomeLevelID = &d.LevelID
 	}
-	if best != nil {
-		r.OutcomeLevelID = &best.ID
+	if d.DetectedAt != nil {
+		t := db.NewTime(*d.DetectedAt)
+		r.DetectedAt = &t
 	}
 	return nil
 }
 
 // stateNotifications tells the other side: executed → blue (and the
 // assigned blue user); assessed → red, leads (and the assigned red user).
+// The notifications carry the time of the change (after.UpdatedAt).
 func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, before, after testRow) func(tx *dbx.Tx) error {
 	return func(tx *dbx.Tx) error {
 		var roles []string
@@ -484,7 +460,7 @@ func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, be
 		if assigned != nil {
 			ids = append(ids, *assigned)
 		}
-		return notify.Create(ctx, tx, ids, c.UserID, "test."+after.State, map[string]any{
+		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, map[string]any{
 			"mission_id": after.MissionID, "mission_name": a.mission.Name, "test_id": after.ID, "test_name": after.Name,
 			"from": before.State, "to": after.State, "by": c.Actor.Label})
 	}

@@ -103,7 +103,7 @@ func (s *Service) stamp(ctx context.Context) (string, error) {
 func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	now := time.Now()
+	now := s.now()
 	if c := s.cache; c != nil && now.Sub(c.checked) < time.Second {
 		return c, nil
 	}

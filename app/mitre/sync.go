@@ -276,7 +276,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // applied in one transaction (a crash leaves the previous catalogue).
 // Rows are upserted by STIX id and never deleted, so template tags survive.
 func (s *Service) Sync(ctx context.Context, p SyncParams, actor audit.Actor) (*SyncResult, error) {
-	start := time.Now()
+	start := s.now()
 	p.ExpectedSHA256 = strings.ToLower(strings.TrimSpace(p.ExpectedSHA256))
 	if p.ExpectedSHA256 != "" && !isHex64(p.ExpectedSHA256) {
 		return nil, (&apperr.Invalid{Fields: map[string]string{"expected_sha256": "must be 64 hexadecimal characters"}})
@@ -338,7 +338,7 @@ func (s *Service) Sync(ctx context.Context, p SyncParams, actor audit.Actor) (*S
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "mitre.sync", ObjectType: "mitre_catalogue", ObjectID: b.Domain,
+		return audit.Record(ctx, tx, res.SyncedAt, actor, audit.Event{Action: "mitre.sync", ObjectType: "mitre_catalogue", ObjectID: b.Domain,
 			Details: map[string]any{"version": info.Version, "source": info.SourceURL, "sha256": info.SHA256,
 				"verification": info.Verification, "added": len(changes.Added), "renamed": len(changes.Renamed),
 				"revoked": len(changes.Revoked), "deprecated": len(changes.Deprecated), "removed": len(changes.Removed)}})
@@ -347,7 +347,7 @@ func (s *Service) Sync(ctx context.Context, p SyncParams, actor audit.Actor) (*S
 		return nil, fmt.Errorf("mitre: sync: %w", err)
 	}
 	s.Invalidate()
-	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	res.DurationMS = float64(s.now().Sub(start).Microseconds()) / 1000
 	return res, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
@@ -180,7 +181,7 @@ func TestSmallOverFullFlagsVanishedAndKeepsTags(t *testing.T) {
 	// A template tagged with a technique the small bundle lacks (T1003).
 	tech, _, _, _, err := s.Resolve(ctx, "technique", "T1003")
 	require.NoError(t, err)
-	now := db.Now()
+	now := db.NewTime(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) // rows whose time nothing compares
 	tplID := db.NewID()
 	_, err = d.Write.Insert("test_templates", dbx.Params{"id": tplID, "name": "Dump LSASS", "name_fold": "dump lsass",
 		"search_fold": "dump lsass", "created_at": now, "updated_at": now}).Execute()

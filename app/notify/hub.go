@@ -45,14 +45,6 @@ func NewHub(max int) *Hub {
 	return &Hub{subs: map[string]map[*Subscription]struct{}{}, max: max}
 }
 
-var defaultHub = NewHub(MaxStreamsPerUser)
-
-// Subscribe listens for signals about userID on the process-wide hub.
-func Subscribe(userID string) (*Subscription, error) { return defaultHub.Subscribe(userID) }
-
-// Signal wakes the subscriptions of the given users on the process-wide hub.
-func Signal(userIDs ...string) { defaultHub.Signal(userIDs...) }
-
 // Subscription receives a value on C (buffered, so signals coalesce) when its
 // user's unread count may have changed. Close it when done.
 type Subscription struct {

@@ -1,7 +1,7 @@
 // Package notify stores in-app notifications. Capabilities create them in
 // the transaction of the change that caused them; the API lists them and
-// marks them read. A small in-process hub (hub.go) tells live streams that a
-// user's unread count may have changed.
+// marks them read. A small in-process hub (hub.go), owned by the service,
+// tells live streams that a user's unread count may have changed.
 package notify
 
 import (
@@ -9,27 +9,64 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/db"
 )
 
+// Options are the service's dependencies.
+type Options struct {
+	DB  *db.DB
+	Now func() time.Time // nil = time.Now
+	Hub *Hub             // nil = a new hub with MaxStreamsPerUser
+}
+
+// Service is the notifications capability. Build one per process (the
+// service set does): its hub is what links a change to the live streams.
+type Service struct {
+	db  *db.DB
+	now func() time.Time
+	hub *Hub
+}
+
+// New builds the service.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Hub == nil {
+		o.Hub = NewHub(MaxStreamsPerUser)
+	}
+	return &Service{db: o.DB, now: o.Now, hub: o.Hub}
+}
+
+// Hub is the service's hub (tests count its streams).
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Subscribe listens for signals about userID.
+func (s *Service) Subscribe(userID string) (*Subscription, error) { return s.hub.Subscribe(userID) }
+
 // Create adds one notification per distinct user (never to skip, usually the
-// actor: nobody is notified of their own change).
+// actor: nobody is notified of their own change), created at at: the time
+// of the change, on the caller's clock.
 //
 // It runs inside the caller's transaction, so it cannot know when (or
 // whether) the rows commit. It signals the hub anyway: the hub waits a moment
 // and signals again a second later, and listeners re-read the count from the
 // database each time, so a signal that arrives before the commit costs one
 // extra query and a rolled-back change none at all.
-func Create(ctx context.Context, b dbx.Builder, userIDs []string, skip, kind string, payload map[string]any) error {
+func (s *Service) Create(ctx context.Context, b dbx.Builder, at db.Time, userIDs []string, skip, kind string, payload map[string]any) error {
+	if at.IsZero() {
+		return fmt.Errorf("notify: %s: no time given", kind)
+	}
 	if payload == nil {
 		payload = map[string]any{}
 	}
 	body := string(db.MustJSON(payload))
 	seen := map[string]bool{skip: true, "": true}
-	now := db.Now()
+	now := at
 	var notified []string
 	for _, u := range userIDs {
 		if seen[u] {
@@ -42,7 +79,7 @@ func Create(ctx context.Context, b dbx.Builder, userIDs []string, skip, kind str
 		}
 		notified = append(notified, u)
 	}
-	Signal(notified...)
+	s.hub.Signal(notified...)
 	return nil
 }
 
@@ -69,7 +106,8 @@ func errNotFound() error {
 }
 
 // List returns one user's notifications, newest first.
-func List(ctx context.Context, d *db.DB, userID string, p ListParams) (db.Page[Notification], error) {
+func (s *Service) List(ctx context.Context, userID string, p ListParams) (db.Page[Notification], error) {
+	d := s.db
 	p.PageParams = p.PageParams.Normalize()
 	where := dbx.And(dbx.HashExp{"user_id": userID})
 	if p.Unread != nil {
@@ -93,9 +131,9 @@ func List(ctx context.Context, d *db.DB, userID string, p ListParams) (db.Page[N
 
 // UnreadCount is the number of unread notifications of one user (the
 // partial index ix_notifications_unread answers it).
-func UnreadCount(ctx context.Context, b dbx.Builder, userID string) (int, error) {
+func (s *Service) UnreadCount(ctx context.Context, userID string) (int, error) {
 	var n int
-	if err := b.Select("COUNT(*)").From("notifications").
+	if err := s.db.Read.Select("COUNT(*)").From("notifications").
 		Where(dbx.And(dbx.HashExp{"user_id": userID}, dbx.NewExp("read_at IS NULL"))).WithContext(ctx).Row(&n); err != nil {
 		return 0, fmt.Errorf("notify: unread count: %w", err)
 	}
@@ -118,7 +156,8 @@ func get(ctx context.Context, b dbx.Builder, userID, id string) (Notification, e
 // MarkRead marks one of the user's notifications read and returns it. It is
 // idempotent: a notification read before keeps its first read_at. Another
 // user's notification, like an unknown or malformed id, is not found.
-func MarkRead(ctx context.Context, d *db.DB, userID, id string) (Notification, error) {
+func (s *Service) MarkRead(ctx context.Context, userID, id string) (Notification, error) {
+	d := s.db
 	if !db.ValidID(id) {
 		return Notification{}, errNotFound()
 	}
@@ -126,7 +165,7 @@ func MarkRead(ctx context.Context, d *db.DB, userID, id string) (Notification, e
 	if err != nil || n.ReadAt != nil {
 		return n, err
 	}
-	now := db.Now()
+	now := db.NewTime(s.now())
 	res, err := d.Write.Update("notifications", dbx.Params{"read_at": now},
 		dbx.And(dbx.HashExp{"id": id, "user_id": userID}, dbx.NewExp("read_at IS NULL"))).WithContext(ctx).Execute()
 	if err != nil {
@@ -136,15 +175,15 @@ func MarkRead(ctx context.Context, d *db.DB, userID, id string) (Notification, e
 		// Marked by a concurrent request (another tab): show its time.
 		return get(ctx, d.Write, userID, id)
 	}
-	Signal(userID)
+	s.hub.Signal(userID)
 	n.ReadAt = &now
 	return n, nil
 }
 
 // MarkAllRead marks every unread notification of the user read and returns
 // how many it marked.
-func MarkAllRead(ctx context.Context, d *db.DB, userID string) (int, error) {
-	res, err := d.Write.Update("notifications", dbx.Params{"read_at": db.Now()},
+func (s *Service) MarkAllRead(ctx context.Context, userID string) (int, error) {
+	res, err := s.db.Write.Update("notifications", dbx.Params{"read_at": db.NewTime(s.now())},
 		dbx.And(dbx.HashExp{"user_id": userID}, dbx.NewExp("read_at IS NULL"))).WithContext(ctx).Execute()
 	if err != nil {
 		return 0, fmt.Errorf("notify: mark all read: %w", err)
@@ -154,7 +193,7 @@ func MarkAllRead(ctx context.Context, d *db.DB, userID string) (int, error) {
 		return 0, fmt.Errorf("notify: mark all read: %w", err)
 	}
 	if k > 0 {
-		Signal(userID)
+		s.hub.Signal(userID)
 	}
 	return int(k), nil
 }

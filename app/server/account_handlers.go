@@ -34,7 +34,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, req bunrouter.Request, in login
 	if err != nil {
 		return err
 	}
-	setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
+	s.setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
 	return writeJSON(w, http.StatusOK, res)
 }
 
@@ -160,7 +160,7 @@ type settingRequest struct {
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, req bunrouter.Request) error {
-	all, err := s.opts.Auth.Settings(req.Context())
+	all, err := s.opts.Settings.All(req.Context())
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Server) getSettings(w http.ResponseWriter, req bunrouter.Request) error
 }
 
 func (s *Server) getSetting(w http.ResponseWriter, req bunrouter.Request) error {
-	st, err := s.opts.Auth.GetSetting(req.Context(), req.Param("key"))
+	st, err := s.opts.Settings.Get(req.Context(), req.Param("key"))
 	if err != nil {
 		return err
 	}

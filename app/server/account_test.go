@@ -212,7 +212,7 @@ func TestMFAEnrolmentAndLogin(t *testing.T) {
 	assert.Equal(t, "mfa_code_reused", decodeErr(t, rec).Error.Code)
 
 	// The next step's code completes the login (the same MFA token is still good).
-	e.clock.offset += 30 * time.Second
+	e.clock.advance(30 * time.Second)
 	code := acctCode(t, e, secret, 0)
 	rec = acctMFAStep(e, mt, code)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
@@ -237,13 +237,13 @@ func TestMFAEnrolmentAndLogin(t *testing.T) {
 	rec = acctMFAStep(e, mt2, code)
 	require.Equal(t, 401, rec.Code)
 	assert.Equal(t, "mfa_code_reused", decodeErr(t, rec).Error.Code)
-	e.clock.offset += 30 * time.Second
+	e.clock.advance(30 * time.Second)
 	rec = acctMFAStep(e, mt, acctCode(t, e, secret, 0))
 	require.Equal(t, 401, rec.Code)
 	assert.Equal(t, "invalid_mfa_token", decodeErr(t, rec).Error.Code)
 
 	// An MFA token lives 5 minutes.
-	e.clock.offset += 6 * time.Minute
+	e.clock.advance(6 * time.Minute)
 	rec = acctMFAStep(e, mt2, acctCode(t, e, secret, 0))
 	require.Equal(t, 401, rec.Code)
 	assert.Equal(t, "mfa_token_expired", decodeErr(t, rec).Error.Code)
@@ -459,7 +459,7 @@ func TestRequireMFA(t *testing.T) {
 
 func TestAPITokens(t *testing.T) {
 	t.Parallel()
-	e := newAPIEnv(t, func(o *Options) { o.EnableReset = true })
+	e := newAPIEnv(t, withOptions(func(o *Options) { o.EnableReset = true }))
 	admin := e.setupAdmin()
 
 	// A token narrowed to one permission.
@@ -587,7 +587,7 @@ func TestAPITokens(t *testing.T) {
 
 	// Expiry: the one-day token stops after a day.
 	require.Equal(t, 200, e.call("GET", "/api/v1/auth/me", "", fullTok).Code)
-	e.clock.offset += 24*time.Hour + time.Second
+	e.clock.advance(24*time.Hour + time.Second)
 	admin = e.login(adminEmail, adminPassword)
 	rec = e.call("GET", "/api/v1/auth/me", "", fullTok)
 	require.Equal(t, 401, rec.Code)
@@ -607,9 +607,9 @@ func TestAPITokenExpiresWhileCached(t *testing.T) {
 	rec := e.call("POST", "/api/v1/api-tokens", `{"name":"short","expires_in_days":1}`, admin)
 	require.Equal(t, 201, rec.Code)
 	tok := jsonBody(t, rec)["token"].(string)
-	e.clock.offset += 24*time.Hour - 10*time.Second
+	e.clock.advance(24*time.Hour - 10*time.Second)
 	require.Equal(t, 200, e.call("GET", "/api/v1/auth/me", "", tok).Code)
-	e.clock.offset += 11 * time.Second // well inside the principal cache's 30 s
+	e.clock.advance(11 * time.Second) // well inside the principal cache's 30 s
 	assert.Equal(t, 401, e.call("GET", "/api/v1/auth/me", "", tok).Code)
 }
 
@@ -665,7 +665,7 @@ func TestSettings(t *testing.T) {
 	require.Equal(t, 200, rec.Code)
 	assert.JSONEq(t, `{"key":"require_mfa","value":false,"is_default":true,"updated_at":null,"updated_by":null}`, rec.Body.String())
 	rec = e.call("GET", "/api/v1/settings/security_controls", "", nobody)
-	assert.Equal(t, false, jsonBody(t, rec)["is_default"], "seeded")
+	assert.Equal(t, true, jsonBody(t, rec)["is_default"], "not seeded: the default is defined once, in app/settings")
 	for _, key := range []string{"nope", "mitre_sync", "setup_completed_at", "instance_id"} {
 		rec = e.call("GET", "/api/v1/settings/"+key, "", nobody)
 		assert.Equal(t, 404, rec.Code, key)
@@ -680,7 +680,7 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, float64(1048576), got["value"])
 	assert.Equal(t, false, got["is_default"])
 	assert.Equal(t, e.adminID, got["updated_by"])
-	n, err := e.auth.EvidenceMaxBytes(context.Background())
+	n, err := e.set.Settings.EvidenceMaxBytes(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int64(1<<20), n)
 	rec = e.call("PUT", "/api/v1/settings/security_controls", `{"value":[" EDR ","SIEM","Deception"]}`, admin)

@@ -327,7 +327,7 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, req bunrouter.Request) 
 	if err != nil {
 		return err
 	}
-	setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
+	s.setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
 	return writeJSON(w, http.StatusCreated, sess)
 }
 

@@ -503,7 +503,7 @@ func TestDisableAndDeleteEndAccessAtOnce(t *testing.T) {
 	// An API token of the user (inserted directly: its endpoints are elsewhere).
 	apiTok := "pbk_admintest0123456789abcdefghijklmnopqrstuvwxyzAB"
 	sum := sha256.Sum256([]byte(apiTok))
-	now := db.Now()
+	now := db.NewTime(e.clock.now())
 	_, err := e.db.Write.Insert("api_tokens", map[string]any{"id": db.NewID(), "user_id": id, "name": "ci", "prefix": apiTok[:10],
 		"token_hash": hex.EncodeToString(sum[:]), "created_at": now, "updated_at": now}).Execute()
 	require.NoError(t, err)
@@ -740,7 +740,7 @@ func TestInvitationFlow(t *testing.T) {
 	assert.Len(t, inv["groups"], 3)
 	exp, err := time.Parse(time.RFC3339, inv["expires_at"].(string))
 	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(72*time.Hour), exp, time.Minute)
+	assert.WithinDuration(t, e.clock.now().Add(72*time.Hour), exp, time.Minute)
 	// Stored hashed only; never listed or audited.
 	var n int
 	require.NoError(t, e.db.SQL().QueryRow("SELECT COUNT(*) FROM invitations WHERE token_hash = '"+token+"'").Scan(&n))
@@ -838,7 +838,7 @@ func TestInvitationExpiryRevokeAndConflicts(t *testing.T) {
 	short := admInvite(t, e, `{"email":"short@example.com","expires_in_hours":1}`)
 	exp, err := time.Parse(time.RFC3339, short["expires_at"].(string))
 	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(time.Hour), exp, time.Minute)
+	assert.WithinDuration(t, e.clock.now().Add(time.Hour), exp, time.Minute)
 	revoked := admInvite(t, e, `{"email":"revoked@example.com","group_ids":["`+groupViewers+`"]}`)
 	taken := admInvite(t, e, `{"email":"taken@example.com"}`)
 	long := admInvite(t, e, `{"email":"long@example.com","expires_in_hours":720}`)
@@ -859,7 +859,7 @@ func TestInvitationExpiryRevokeAndConflicts(t *testing.T) {
 	assert.Equal(t, before, admSnapshot(t, e))
 
 	// Expiry.
-	e.clock.offset += 2 * time.Hour
+	e.clock.advance(2 * time.Hour)
 	e.admin = e.login(adminEmail, adminPassword) // access tokens live 15 minutes
 	code, _ = admErr(t, e, "POST", "/api/v1/invitations/accept", body(short["token"].(string)), "", 410)
 	assert.Equal(t, "invitation_expired", code)
@@ -877,7 +877,7 @@ func TestInvitationExpiryRevokeAndConflicts(t *testing.T) {
 	admDo(t, e, "DELETE", "/api/v1/invitations/"+short["id"].(string), "", e.admin, 204)
 
 	// 30 days is the maximum and it works until then.
-	e.clock.offset += 29 * 24 * time.Hour
+	e.clock.advance(29 * 24 * time.Hour)
 	admDo(t, e, "POST", "/api/v1/invitations/accept", body(long["token"].(string)), "", 201)
 }
 
@@ -909,7 +909,7 @@ func TestConcurrentAcceptHasOneWinner(t *testing.T) {
 func TestAuditListFilters(t *testing.T) {
 	t.Parallel()
 	e := newAPIEnv(t)
-	start := time.Now().UTC().Add(-time.Second)
+	start := e.clock.now().UTC().Add(-time.Second)
 	e.setupAdmin()
 	uid, _ := e.user("audited@example.com", groupRed)
 	gid := admGroup(t, e, "Watchers", "audit.read")
@@ -953,8 +953,8 @@ func TestAuditListFilters(t *testing.T) {
 	all := list("?per_page=200")
 	assert.Equal(t, len(all), len(list("?since="+url.QueryEscape(start.Format(time.RFC3339Nano)))))
 	assert.Empty(t, list("?until="+start.Format(time.RFC3339)))
-	assert.Empty(t, list("?since="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)))
-	until := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	assert.Empty(t, list("?since="+e.clock.now().Add(time.Hour).UTC().Format(time.RFC3339)))
+	until := e.clock.now().Add(time.Minute).UTC().Format(time.RFC3339)
 	assert.Len(t, list("?since="+start.Add(-time.Hour).Format("2006-01-02T15:04:05")+"-01:00&until="+until), len(all), "zone offsets")
 	assert.Len(t, list("?since="+start.Add(time.Hour).Format("2006-01-02T15:04:05")+"+01:00&until="+until), len(all),
 		"an unencoded + (read as a space) still parses")

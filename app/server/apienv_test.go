@@ -6,17 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
-	"github.com/purplebook/purplebook/app/evidence"
-	"github.com/purplebook/purplebook/app/missions"
-	"github.com/purplebook/purplebook/app/mitre"
-	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/services"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,11 +23,12 @@ import (
 var testArgon = auth.Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // apiEnv is a full server on a fresh database (the backend dbtest picks),
-// with a real auth service and a data dir.
+// with the service set every instance has, a data dir and a test clock.
 type apiEnv struct {
 	t       *testing.T
 	db      *db.DB
 	auth    *auth.Service
+	set     *services.Set
 	srv     *Server
 	dataDir string
 	clock   *testClock
@@ -36,28 +36,84 @@ type apiEnv struct {
 	adminID string
 }
 
-// testClock lets tests move time forward (token expiry, invitations).
-type testClock struct{ offset time.Duration }
+// testClock is the clock of every service in a test: it starts at a given
+// time, moves on with real time (so rows still sort by creation) and can
+// be moved forward (token expiry, invitations). Tests take every time they
+// send or expect from it, never from the wall clock or a literal date.
+type testClock struct {
+	origin time.Time // real time at creation (monotonic)
+	start  time.Time
+	offset atomic.Int64
+}
 
-func (c *testClock) now() time.Time { return time.Now().Add(c.offset) }
+// testClockEnv names an RFC 3339 time at which every API test's clock
+// starts, to run the suite on another date:
+//
+//	PURPLEBOOK_TEST_CLOCK=2035-06-30T00:00:00Z go test ./app/server/
+const testClockEnv = "PURPLEBOOK_TEST_CLOCK"
+
+// newTestClock starts at start; the zero time means the wall clock's now,
+// or the time in PURPLEBOOK_TEST_CLOCK when set.
+func newTestClock(t testing.TB, start time.Time) *testClock {
+	if start.IsZero() {
+		start = time.Now()
+		if v := os.Getenv(testClockEnv); v != "" {
+			var err error
+			start, err = time.Parse(time.RFC3339, v)
+			require.NoError(t, err, testClockEnv)
+		}
+	}
+	return &testClock{origin: time.Now(), start: start}
+}
+
+func (c *testClock) now() time.Time {
+	return c.start.Add(time.Since(c.origin) + time.Duration(c.offset.Load()))
+}
+
+// advance moves the clock forward by d.
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// at formats the clock's now plus d as the API writes times.
+func (c *testClock) at(d time.Duration) string { return db.NewTime(c.now().Add(d)).String() }
 
 const adminEmail, adminPassword = "admin@example.com", "correct horse battery staple"
 
-func newAPIEnv(t *testing.T, opts ...func(*Options)) *apiEnv {
+// newTestSet builds the service set on d with a throwaway data dir, a fixed
+// key and cheap password hashing.
+func newTestSet(t testing.TB, d *db.DB, now func() time.Time) *services.Set {
 	t.Helper()
-	e := &apiEnv{t: t, db: dbtest.New(t), dataDir: t.TempDir(), clock: &testClock{}}
-	a, err := auth.New(auth.Options{DB: e.db, Key: []byte(strings.Repeat("k", 32)), DataDir: e.dataDir,
-		Argon2: testArgon, Now: e.clock.now})
+	set, err := services.New(services.Options{DB: d, DataDir: t.TempDir(), Key: []byte(strings.Repeat("k", 32)),
+		Now: now, Argon2: testArgon})
 	require.NoError(t, err)
-	e.auth = a
-	m := mitre.New(mitre.Options{DB: e.db})
-	tp := templates.New(e.db, m)
-	ms := missions.New(e.db, tp, m)
-	ev, err := evidence.New(evidence.Options{DB: e.db, Missions: ms, Limits: a, DataDir: e.dataDir})
-	require.NoError(t, err)
-	o := Options{DB: e.db, Auth: a, Mitre: m, Templates: tp, Missions: ms, Evidence: ev, DataDir: e.dataDir,
-		Assets: testAssets, Version: "test"}
-	for _, f := range opts {
+	return set
+}
+
+// withClockAt starts the environment's clock at start instead of now.
+func withClockAt(start time.Time) func(*apiEnvConfig) {
+	return func(c *apiEnvConfig) { c.start = start }
+}
+
+// withOptions changes the server options.
+func withOptions(f func(*Options)) func(*apiEnvConfig) {
+	return func(c *apiEnvConfig) { c.opts = append(c.opts, f) }
+}
+
+type apiEnvConfig struct {
+	start time.Time
+	opts  []func(*Options)
+}
+
+func newAPIEnv(t *testing.T, cfg ...func(*apiEnvConfig)) *apiEnv {
+	t.Helper()
+	var c apiEnvConfig
+	for _, f := range cfg {
+		f(&c)
+	}
+	e := &apiEnv{t: t, db: dbtest.New(t), clock: newTestClock(t, c.start)}
+	e.set = newTestSet(t, e.db, e.clock.now)
+	e.auth, e.dataDir = e.set.Auth, e.set.DataDir
+	o := Options{Set: e.set, Assets: testAssets, Version: "test"}
+	for _, f := range c.opts {
 		f(&o)
 	}
 	e.srv = New(o)

@@ -13,10 +13,12 @@ import (
 // never see it), SameSite=Strict, and only sent to /api/v1/auth.
 const refreshCookie = "pb_refresh"
 
-func setRefreshCookie(w http.ResponseWriter, req bunrouter.Request, token string, expires time.Time) {
+// setRefreshCookie sets the refresh cookie; its Max-Age counts on the
+// services' clock, the one that set expires.
+func (s *Server) setRefreshCookie(w http.ResponseWriter, req bunrouter.Request, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name: refreshCookie, Value: token, Path: "/api/v1/auth", Expires: expires,
-		MaxAge: int(time.Until(expires) / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(expires.Sub(s.opts.Now()) / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: req.TLS != nil,
 	})
 }
@@ -43,7 +45,7 @@ func (s *Server) postSetup(w http.ResponseWriter, req bunrouter.Request) error {
 	if err != nil {
 		return err
 	}
-	setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
+	s.setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
 	return writeJSON(w, http.StatusCreated, sess)
 }
 
@@ -79,7 +81,7 @@ func (s *Server) login(w http.ResponseWriter, req bunrouter.Request) error {
 		return err
 	}
 	if res.Session != nil {
-		setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
+		s.setRefreshCookie(w, req, res.RefreshToken, res.RefreshExpires)
 	}
 	return writeJSON(w, http.StatusOK, res)
 }
@@ -116,7 +118,7 @@ func (s *Server) refresh(w http.ResponseWriter, req bunrouter.Request) error {
 		clearRefreshCookie(w, req)
 		return err
 	}
-	setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
+	s.setRefreshCookie(w, req, sess.RefreshToken, sess.RefreshExpires)
 	return writeJSON(w, http.StatusOK, sess)
 }
 

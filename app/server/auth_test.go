@@ -32,7 +32,7 @@ var paramRe = regexp.MustCompile(`:[a-z_]+|\*[a-z_]+`)
 // added without an access rule, or a public route not on the list, fails.
 func TestEveryRouteIsGuarded(t *testing.T) {
 	t.Parallel()
-	e := newAPIEnv(t, func(o *Options) { o.EnableReset = true })
+	e := newAPIEnv(t, withOptions(func(o *Options) { o.EnableReset = true }))
 	e.setupAdmin()
 	_, nobody := e.user("nobody@example.com")
 	routes := e.srv.Routes()
@@ -162,7 +162,7 @@ func TestLoginThrottling(t *testing.T) {
 	rec := e.call("POST", "/api/v1/auth/login", `{"email":"`+adminEmail+`","password":"`+adminPassword+`"}`, "")
 	assert.Equal(t, 429, rec.Code)
 	// …but the lock is short and ends: the admin is never locked out forever.
-	e.clock.offset += 20 * time.Minute
+	e.clock.advance(20 * time.Minute)
 	e.login(adminEmail, adminPassword)
 }
 
@@ -265,7 +265,7 @@ func TestBadTokens(t *testing.T) {
 		decodeErr(t, rec)
 	}
 	// Expired.
-	e.clock.offset += 16 * time.Minute
+	e.clock.advance(16 * time.Minute)
 	rec := e.call("GET", "/api/v1/auth/me", "", admin)
 	require.Equal(t, 401, rec.Code)
 	assert.Equal(t, "token_expired", decodeErr(t, rec).Error.Code)
@@ -277,7 +277,7 @@ func TestTokenOfDeletedOrDisabledUser(t *testing.T) {
 	e.setupAdmin()
 	id, tok := e.user("gone@example.com", groupRed)
 	require.Equal(t, 200, e.call("GET", "/api/v1/auth/me", "", tok).Code)
-	_, err := e.db.Write.Update("users", dbx.Params{"deleted_at": db.Now()}, dbx.HashExp{"id": id}).Execute()
+	_, err := e.db.Write.Update("users", dbx.Params{"deleted_at": db.NewTime(e.clock.now())}, dbx.HashExp{"id": id}).Execute()
 	require.NoError(t, err)
 	e.auth.Invalidate()
 	assert.Equal(t, 401, e.call("GET", "/api/v1/auth/me", "", tok).Code)

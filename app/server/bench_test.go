@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db/dbtest"
@@ -28,11 +28,10 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	d := dbtest.New(b)
-	a, err := auth.New(auth.Options{DB: d, Key: []byte(strings.Repeat("k", 32)), Argon2: testArgon})
-	require.NoError(b, err)
+	set := newTestSet(b, dbtest.New(b), time.Now)
+	a := set.Auth
 	ctx := context.Background()
-	_, err = a.CreateAdmin(ctx, "bench@example.com", "Bench", adminPassword)
+	_, err := a.CreateAdmin(ctx, "bench@example.com", "Bench", adminPassword)
 	require.NoError(b, err)
 	res, err := a.Login(ctx, "bench@example.com", adminPassword, auth.Meta{IP: "192.0.2.1"})
 	require.NoError(b, err)
@@ -45,7 +44,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		h: func(w http.ResponseWriter, req bunrouter.Request) error {
 			return writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": "test"})
 		}}
-	s := &Server{opts: Options{DB: d, Auth: a, Assets: testAssets, Version: "test"}, extraRoutes: []Route{gated}}
+	s := &Server{opts: Options{Set: set, Assets: testAssets, Version: "test"}, extraRoutes: []Route{gated}}
 	s.handler = s.buildRouter()
 	return &benchEnv{srv: s, access: res.AccessToken, apiToken: tok.Token, auth: a}
 }

@@ -24,10 +24,8 @@ func (s *Server) levelRoutes() []Route {
 	}
 }
 
-func (s *Server) levels() *levels.Service { return levels.New(s.opts.DB) }
-
 func (s *Server) listLevels(w http.ResponseWriter, req bunrouter.Request) error {
-	ls, err := s.levels().List(req.Context())
+	ls, err := s.opts.Levels.List(req.Context())
 	if err != nil {
 		return err
 	}
@@ -35,7 +33,7 @@ func (s *Server) listLevels(w http.ResponseWriter, req bunrouter.Request) error 
 }
 
 func (s *Server) getLevel(w http.ResponseWriter, req bunrouter.Request) error {
-	l, err := s.levels().Get(req.Context(), req.Param("id"))
+	l, err := s.opts.Levels.Get(req.Context(), req.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -47,7 +45,7 @@ func (s *Server) createLevel(w http.ResponseWriter, req bunrouter.Request) error
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
-	l, err := s.levels().Create(req.Context(), principal(req).Actor(meta(req)), in)
+	l, err := s.opts.Levels.Create(req.Context(), principal(req).Actor(meta(req)), in)
 	if err != nil {
 		return err
 	}
@@ -59,7 +57,7 @@ func (s *Server) updateLevel(w http.ResponseWriter, req bunrouter.Request) error
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
-	l, err := s.levels().Update(req.Context(), principal(req).Actor(meta(req)), req.Param("id"), in)
+	l, err := s.opts.Levels.Update(req.Context(), principal(req).Actor(meta(req)), req.Param("id"), in)
 	if err != nil {
 		return err
 	}
@@ -67,7 +65,7 @@ func (s *Server) updateLevel(w http.ResponseWriter, req bunrouter.Request) error
 }
 
 func (s *Server) deleteLevel(w http.ResponseWriter, req bunrouter.Request) error {
-	if err := s.levels().Delete(req.Context(), principal(req).Actor(meta(req)), req.Param("id")); err != nil {
+	if err := s.opts.Levels.Delete(req.Context(), principal(req).Actor(meta(req)), req.Param("id")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -82,7 +80,7 @@ func (s *Server) reorderLevels(w http.ResponseWriter, req bunrouter.Request) err
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
-	ls, err := s.levels().Reorder(req.Context(), principal(req).Actor(meta(req)), in.IDs)
+	ls, err := s.opts.Levels.Reorder(req.Context(), principal(req).Actor(meta(req)), in.IDs)
 	if err != nil {
 		return err
 	}

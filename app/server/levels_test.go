@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/stretchr/testify/assert"
@@ -254,9 +255,10 @@ func TestDetectionLevelsReorder(t *testing.T) {
 	tp := e.path("/tests/" + tid)
 	rec := e.call("PATCH", tp, `{"state":"executed"}`, e.red)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
+	logged, alerted := e.clock.at(2*time.Minute), e.clock.at(5*time.Minute)
 	rec = e.call("PATCH", tp, `{"outcomes":[
-		{"control":"EDR","detection_level":"alerted","alerted_at":"2026-12-01T10:05:00Z"},
-		{"control":"SIEM","detection_level":"logged","logged_at":"2026-12-01T10:02:00Z"}]}`, e.blue)
+		{"control":"EDR","detection_level":"alerted","alerted_at":"`+alerted+`"},
+		{"control":"SIEM","detection_level":"logged","logged_at":"`+logged+`"}]}`, e.blue)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	got := jsonBody(t, rec)
 	require.Equal(t, "alerted", got["outcome"].(map[string]any)["key"])
@@ -292,13 +294,13 @@ func TestDetectionLevelsReorder(t *testing.T) {
 	got = jsonBody(t, rec)
 	assert.Equal(t, "logged", got["outcome"].(map[string]any)["key"], "rank order defines best")
 	assert.Equal(t, version, got["version"])
-	assert.Equal(t, "2026-12-01T10:02:00.000Z", got["detected_at"])
+	assert.Equal(t, logged, got["detected_at"])
 
 	// Logged stops counting as detected: the detection time follows.
 	rec = e.call("PATCH", "/api/v1/detection-levels/"+idOf["logged"], `{"counts_as_detected":false}`, e.admin)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	got = jsonBody(t, e.call("GET", tp, "", e.viewer))
-	assert.Equal(t, "2026-12-01T10:05:00.000Z", got["detected_at"])
+	assert.Equal(t, alerted, got["detected_at"])
 
 	// The same order again is a no-op (and not audited twice).
 	rec = e.call("PUT", "/api/v1/detection-levels/order", order("blocked", "logged", "alerted", "none", "not_applicable", "tbd"), e.admin)

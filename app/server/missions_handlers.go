@@ -326,7 +326,7 @@ func (s *Server) deleteMissionTest(w http.ResponseWriter, req bunrouter.Request)
 }
 
 func (s *Server) securityControls(w http.ResponseWriter, req bunrouter.Request) error {
-	cs, err := s.opts.Missions.Controls(req.Context(), s.opts.DB.Read)
+	cs, err := s.opts.Settings.SecurityControls(req.Context())
 	if err != nil {
 		return err
 	}

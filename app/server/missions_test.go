@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
@@ -22,9 +23,9 @@ type missionEnv struct {
 	missionID                          string
 }
 
-func newMissionEnv(t *testing.T) *missionEnv {
+func newMissionEnv(t *testing.T, cfg ...func(*apiEnvConfig)) *missionEnv {
 	t.Helper()
-	e := &missionEnv{apiEnv: newAPIEnv(t)}
+	e := &missionEnv{apiEnv: newAPIEnv(t, cfg...)}
 	e.admin = e.setupAdmin()
 	e.syncSmall(e.admin)
 	e.redID, e.red = e.user("red@example.com", groupRed)
@@ -207,7 +208,29 @@ func TestScenarioInstantiationCopiesTagsAndOrder(t *testing.T) {
 
 func TestRedBlueWorkflow(t *testing.T) {
 	t.Parallel()
-	e := newMissionEnv(t)
+	redBlueWorkflow(t, newMissionEnv(t))
+}
+
+// The workflow on any date: every time the services and the test use comes
+// from the injected clock, so a date far from today changes nothing.
+func TestRedBlueWorkflowOnAnyDate(t *testing.T) {
+	t.Parallel()
+	for _, start := range []time.Time{
+		time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2035, 6, 30, 23, 55, 0, 0, time.UTC), // the test crosses midnight
+	} {
+		t.Run(start.Format("2006-01-02"), func(t *testing.T) {
+			t.Parallel()
+			e := newMissionEnv(t, withClockAt(start))
+			redBlueWorkflow(t, e)
+			var executed string
+			require.NoError(t, e.db.Read.NewQuery("SELECT executed_at FROM mission_tests WHERE executed_at IS NOT NULL").Row(&executed))
+			assert.True(t, strings.HasPrefix(executed, start.Format("2006-")), "stored on the clock's date: %s", executed)
+		})
+	}
+}
+
+func redBlueWorkflow(t *testing.T, e *missionEnv) {
 	tid := e.adhoc("whoami", `[{"external_id":"T1059"}]`)
 	tp := e.path("/tests/" + tid)
 
@@ -228,13 +251,22 @@ func TestRedBlueWorkflow(t *testing.T) {
 	rec = e.call("PATCH", tp, `{"state":"in_progress","operator":"alice","source_host":"kali","source_ip":"10.0.0.5",
 		"target_host":"ws01","target_ip":"10.0.0.20","tool":"cmd","user_context":"CORP\\bob","version":1}`, e.red)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
+	started, err := time.Parse(time.RFC3339, jsonBody(t, rec)["started_at"].(string))
+	require.NoError(t, err, "in_progress sets the start")
+	// Times come from the clock: finished ten minutes after the start,
+	// logged two and alerted five minutes after the finish.
+	finished := e.clock.at(10 * time.Minute)
+	logged, alerted := e.clock.at(12*time.Minute), e.clock.at(15*time.Minute)
 	rec = e.call("PATCH", tp, `{"state":"executed","command":"whoami /all","output":"corp\\bob","execution_result":"succeeded",
-		"finished_at":"2026-12-01T10:00:00Z","version":2}`, e.red)
+		"finished_at":"`+finished+`","version":2}`, e.red)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	got := jsonBody(t, rec)
 	assert.Equal(t, "executed", got["state"])
 	assert.Equal(t, "whoami /all", got["command"])
-	assert.Equal(t, "2026-12-01T10:00:00.000Z", got["executed_at"])
+	assert.Equal(t, finished, got["executed_at"])
+	rec = e.call("PATCH", tp, `{"finished_at":"`+e.clock.at(-time.Hour)+`"}`, e.red)
+	require.Equal(t, 422, rec.Code, "finished before it started")
+	assert.Contains(t, decodeErr(t, rec).Error.Details, "finished_at")
 
 	// Optimistic concurrency: a stale version is 409 with the current state.
 	rec = e.call("PATCH", tp, `{"red_notes":"late","version":2}`, e.red)
@@ -248,18 +280,38 @@ func TestRedBlueWorkflow(t *testing.T) {
 
 	// Blue records per-control outcomes: EDR alerted, SIEM logged, AV none.
 	rec = e.call("PATCH", tp, `{"outcomes":[
-		{"control":"edr","expected":true,"detection_level":"alerted","alerted_at":"2026-12-01T10:05:00Z","alert_name":"Suspicious whoami"},
-		{"control":"SIEM","detection_level":"logged","logged_at":"2026-12-01T10:02:00Z"},
+		{"control":"edr","expected":true,"detection_level":"alerted","alerted_at":"`+alerted+`","alert_name":"Suspicious whoami"},
+		{"control":"SIEM","detection_level":"logged","logged_at":"`+logged+`"},
 		{"control":"AV","detection_level":"none"}],"version":3}`, e.blue)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	got = jsonBody(t, rec)
 	assert.Equal(t, "assessed", got["state"], "executed → assessed when blue saves an outcome")
 	assert.Equal(t, "alerted", got["outcome"].(map[string]any)["key"], "best-ranked level wins")
-	assert.Equal(t, "2026-12-01T10:02:00.000Z", got["detected_at"], "earliest time of a detecting control")
-	assert.InDelta(t, 120, got["time_to_detect_seconds"], 0.001)
+	assert.Equal(t, logged, got["detected_at"], "earliest time of a detecting control")
+	// Times count from the start (started_at), not from executed_at.
+	sinceStart := func(ts string) float64 {
+		v, err := time.Parse(time.RFC3339, ts)
+		require.NoError(t, err)
+		return v.Sub(started).Seconds()
+	}
+	assert.InDelta(t, sinceStart(logged), got["time_to_detect_seconds"], 0.001)
+	assert.InDelta(t, sinceStart(logged), got["time_to_log_s"], 0.001)
+	assert.InDelta(t, sinceStart(alerted), got["time_to_alert_s"], 0.001)
+	assert.Nil(t, got["time_to_prevent_s"], "nothing prevented")
 	outcomes := got["outcomes"].([]any)
 	require.Len(t, outcomes, 3)
+	byControl := map[string]map[string]any{}
+	for _, o := range outcomes {
+		byControl[o.(map[string]any)["control"].(string)] = o.(map[string]any)
+	}
 	assert.Equal(t, "EDR", outcomes[1].(map[string]any)["control"], "control names are canonical")
+	assert.InDelta(t, sinceStart(alerted), byControl["EDR"]["time_to_alert_s"], 0.001)
+	assert.Nil(t, byControl["EDR"]["time_to_log_s"])
+	assert.InDelta(t, sinceStart(logged), byControl["SIEM"]["time_to_log_s"], 0.001)
+	assert.Nil(t, byControl["AV"]["time_to_log_s"], "none: nothing detected")
+	assert.Nil(t, byControl["AV"]["time_to_alert_s"])
+	board := jsonBody(t, e.call("GET", e.path("/tests"), "", e.viewer))["items"].([]any)[0].(map[string]any)
+	assert.Equal(t, got["time_to_alert_s"], board["time_to_alert_s"], "the board shows the same times")
 
 	// Bad outcome input: unknown control and level are named; nothing changes.
 	rec = e.call("PATCH", tp, `{"outcomes":[{"control":"Toaster","detection_level":"alerted"},{"control":"DLP","detection_level":"maybe"}]}`, e.blue)

@@ -42,7 +42,7 @@ func (e *apiEnv) uploadBundle(token string, file []byte, fields map[string]strin
 
 func TestMitreAPI(t *testing.T) {
 	t.Parallel()
-	e := newAPIEnv(t, func(o *Options) { o.EnableReset = true })
+	e := newAPIEnv(t, withOptions(func(o *Options) { o.EnableReset = true }))
 	admin := e.setupAdmin()
 	_, viewer := e.user("viewer@example.com", groupViewers)
 	small, err := os.ReadFile(attackFile(t, "enterprise-attack-small.json"))

@@ -54,7 +54,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, req bunrouter.Request)
 	if p.Unread, err = queryBool(req, "unread"); err != nil {
 		return err
 	}
-	page, err := notify.List(req.Context(), s.opts.DB, principal(req).UserID, p)
+	page, err := s.opts.Notify.List(req.Context(), principal(req).UserID, p)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, req bunrouter.Request)
 }
 
 func (s *Server) unreadNotificationCount(w http.ResponseWriter, req bunrouter.Request) error {
-	n, err := notify.UnreadCount(req.Context(), s.opts.DB.Read, principal(req).UserID)
+	n, err := s.opts.Notify.UnreadCount(req.Context(), principal(req).UserID)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Server) unreadNotificationCount(w http.ResponseWriter, req bunrouter.Re
 }
 
 func (s *Server) markNotificationRead(w http.ResponseWriter, req bunrouter.Request) error {
-	n, err := notify.MarkRead(req.Context(), s.opts.DB, principal(req).UserID, req.Param("id"))
+	n, err := s.opts.Notify.MarkRead(req.Context(), principal(req).UserID, req.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (s *Server) markNotificationRead(w http.ResponseWriter, req bunrouter.Reque
 }
 
 func (s *Server) markAllNotificationsRead(w http.ResponseWriter, req bunrouter.Request) error {
-	n, err := notify.MarkAllRead(req.Context(), s.opts.DB, principal(req).UserID)
+	n, err := s.opts.Notify.MarkAllRead(req.Context(), principal(req).UserID)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (s *Server) acceptQueryToken(rt Route, next bunrouter.HandlerFunc) bunroute
 func (s *Server) notificationStream(w http.ResponseWriter, req bunrouter.Request) error {
 	p := principal(req)
 	token := bearerToken(req)
-	sub, err := notify.Subscribe(p.UserID)
+	sub, err := s.opts.Notify.Subscribe(p.UserID)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *Server) notificationStream(w http.ResponseWriter, req bunrouter.Request
 	}
 	defer done()
 
-	count, err := notify.UnreadCount(ctx, s.opts.DB.Read, p.UserID)
+	count, err := s.opts.Notify.UnreadCount(ctx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (s *Server) notificationStream(w http.ResponseWriter, req bunrouter.Request
 	}
 	last := count
 	recount := func() bool {
-		n, err := notify.UnreadCount(ctx, s.opts.DB.Read, p.UserID)
+		n, err := s.opts.Notify.UnreadCount(ctx, p.UserID)
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.WarnContext(ctx, "notification_stream_count_failed", "request_id", requestIDFrom(ctx), "err", err)

@@ -12,25 +12,16 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/purplebook/purplebook/app/auth"
-	"github.com/purplebook/purplebook/app/db"
-	"github.com/purplebook/purplebook/app/evidence"
-	"github.com/purplebook/purplebook/app/missions"
-	"github.com/purplebook/purplebook/app/mitre"
-	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/services"
 	"github.com/uptrace/bunrouter"
 )
 
-// Options are the server's dependencies, passed explicitly.
+// Options are the server's dependencies, passed explicitly. The services
+// come as one set (services.New), so the handlers reach them as s.opts.Auth,
+// s.opts.Missions, …; none is built per request.
 type Options struct {
-	DB          *db.DB
-	Auth        *auth.Service
-	Mitre       *mitre.Service
-	Templates   *templates.Service
-	Missions    *missions.Service
-	Evidence    *evidence.Service
-	DataDir     string // evidence, keys, backups live here
-	Assets      fs.FS  // the built SPA (assets/dist)
+	*services.Set
+	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool
 }

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/purplebook/purplebook/app/apperr"
 )
@@ -39,12 +38,10 @@ type AtomicCollector struct {
 	files    []*AtomicFile
 	expanded int64
 	entries  int
-	started  time.Time
 }
 
-// NewAtomicCollector starts a collection; the import report's duration
-// counts from here.
-func NewAtomicCollector() *AtomicCollector { return &AtomicCollector{started: time.Now()} }
+// NewAtomicCollector starts an empty collection.
+func NewAtomicCollector() *AtomicCollector { return &AtomicCollector{} }
 
 // Files returns the parsed files in the order they were read.
 func (c *AtomicCollector) Files() []*AtomicFile { return c.files }

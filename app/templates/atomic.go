@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
@@ -605,6 +604,7 @@ func (s *Service) ImportAtomics(ctx context.Context, actor audit.Actor, srcs []N
 // reason. The current state is loaded and the new templates written in
 // batches, so the statements do not grow with the number of tests.
 func (s *Service) ImportAtomicFiles(ctx context.Context, actor audit.Actor, c *AtomicCollector) (*ImportReport, error) {
+	start := s.now()
 	files := c.Files()
 	if len(files) == 0 {
 		return nil, apperr.Unprocessable("no_atomics", "No Atomic Red Team YAML file was found; send .yaml files or a zip/tar.gz of an atomics/ folder.")
@@ -703,14 +703,14 @@ func (s *Service) ImportAtomicFiles(ctx context.Context, actor audit.Actor, c *A
 		if err := s.createMany(ctx, tx, actor, fresh); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import_atomics", ObjectType: "test_template",
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.import_atomics", ObjectType: "test_template",
 			Details: map[string]any{"files": rep.Files, "tests": rep.Tests, "created": rep.Created, "updated": rep.Updated,
 				"unchanged": rep.Unchanged, "skipped": len(rep.Skipped)}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep.DurationMS = time.Since(c.started).Milliseconds()
+	rep.DurationMS = s.now().Sub(start).Milliseconds()
 	return rep, nil
 }
 
@@ -765,15 +765,15 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 	if len(fresh) == 0 {
 		return nil
 	}
-	now := db.Now()
+	now := s.nowTime()
 	var createdBy any
 	if actor.UserID != "" {
 		createdBy = actor.UserID
 	}
 	var tplCols []string
-	var tplRows, tagRows, auditRows [][]any
+	var tplRows, tagRows [][]any
+	var events []audit.Event
 	tagCols := []string{"id", "test_template_id", "kind", "created_at", "tactic_id", "technique_id", "subtechnique_id"}
-	auditCols := []string{"id", "at", "actor_user_id", "actor_label", "action", "object_type", "object_id", "details", "ip", "request_id"}
 	for _, f := range fresh {
 		id := db.NewID()
 		p := f.in.params()
@@ -795,57 +795,17 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 			r[map[string]int{"tactic": 4, "technique": 5, "subtechnique": 6}[t.kind]] = t.id
 			tagRows = append(tagRows, r)
 		}
-		details := db.MustJSON(map[string]any{"name": f.in.Name, "source": f.in.Source, "source_ref": f.in.SourceRef, "outcome": "created"})
-		auditRows = append(auditRows, []any{db.NewID(), now, createdBy, truncate(actor.Label, 320), "test_template.import",
-			"test_template", id, string(details), truncate(actor.IP, 64), truncate(actor.RequestID, 64)})
+		events = append(events, audit.Event{Action: "test_template.import", ObjectType: "test_template", ObjectID: id,
+			Details: map[string]any{"name": f.in.Name, "source": f.in.Source, "source_ref": f.in.SourceRef, "outcome": "created"}})
 	}
-	if err := insertRows(ctx, tx, "test_templates", tplCols, tplRows); err != nil {
+	if err := db.InsertRows(ctx, tx, "test_templates", tplCols, tplRows); err != nil {
 		return fmt.Errorf("templates: atomics: insert: %w", err)
 	}
-	if err := insertRows(ctx, tx, "test_template_mitre_tags", tagCols, tagRows); err != nil {
+	if err := db.InsertRows(ctx, tx, "test_template_mitre_tags", tagCols, tagRows); err != nil {
 		return fmt.Errorf("templates: atomics: tags: %w", err)
 	}
-	if err := insertRows(ctx, tx, "audit_events", auditCols, auditRows); err != nil {
-		return fmt.Errorf("templates: atomics: audit: %w", err)
-	}
-	return nil
-}
-
-// insertRows writes rows with multi-row INSERTs of at most ~2,000
-// parameters each (well under SQLite's and PostgreSQL's limits).
-func insertRows(ctx context.Context, tx *dbx.Tx, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	per := max(1, 2000/len(cols))
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = "[[" + c + "]]"
-	}
-	head := "INSERT INTO {{" + table + "}} (" + strings.Join(quoted, ", ") + ") VALUES "
-	for lo := 0; lo < len(rows); lo += per {
-		chunk := rows[lo:min(lo+per, len(rows))]
-		var sb strings.Builder
-		sb.WriteString(head)
-		params := dbx.Params{}
-		for i, r := range chunk {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for j, v := range r {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := "r" + strconv.Itoa(i) + "c" + strconv.Itoa(j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = v
-			}
-			sb.WriteByte(')')
-		}
-		if _, err := tx.NewQuery(sb.String()).Bind(params).WithContext(ctx).Execute(); err != nil {
-			return err
-		}
+	if err := audit.RecordMany(ctx, tx, now, actor, events); err != nil {
+		return fmt.Errorf("templates: atomics: %w", err)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func newAtomicLib(t testing.TB) (*Service, *mitre.Service, *db.DB) {
 	t.Helper()
 	d := dbtest.New(t)
 	m := mitre.New(mitre.Options{DB: d})
-	return New(d, m), m, d
+	return New(Options{DB: d, Mitre: m}), m, d
 }
 
 func syncBundle(t testing.TB, m *mitre.Service, name string) {

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
@@ -176,7 +175,7 @@ func (s *Service) ExportLibrary(ctx context.Context, p ExportParams) (*Library, 
 			return nil, unknownIDs("ids", "test or scenario template", bad)
 		}
 	}
-	doc := &Library{Format: LibraryFormat, FormatVersion: LibraryFormatVersion, ExportedAt: db.Now().String(),
+	doc := &Library{Format: LibraryFormat, FormatVersion: LibraryFormatVersion, ExportedAt: s.nowTime().String(),
 		AppVersion: p.AppVersion, Templates: []LibraryTemplate{}, Scenarios: []LibraryScenario{}}
 
 	// Scenarios and their ordered entries.
@@ -450,7 +449,7 @@ type matchRow struct {
 // ImportLibrary applies a document in one transaction; a bad document
 // writes nothing.
 func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Library) (*LibraryReport, error) {
-	start := time.Now()
+	start := s.now()
 	if err := doc.validate(); err != nil {
 		return nil, err
 	}
@@ -532,14 +531,14 @@ func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Lib
 			rep.Scenarios.add(outcome)
 			rep.Items = append(rep.Items, LibraryItem{Kind: "scenario_template", OriginID: sc.OriginID, ID: id, Name: strings.TrimSpace(sc.Name), Outcome: outcome})
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "library.import", ObjectType: "test_template",
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "library.import", ObjectType: "test_template",
 			Details: map[string]any{"app_version": truncate(doc.AppVersion, 60), "exported_at": truncate(doc.ExportedAt, 40),
 				"templates": rep.Templates, "scenarios": rep.Scenarios}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep.DurationMS = time.Since(start).Milliseconds()
+	rep.DurationMS = s.now().Sub(start).Milliseconds()
 	return rep, nil
 }
 
@@ -616,13 +615,14 @@ func (s *Service) updateMatched(ctx context.Context, tx *dbx.Tx, actor audit.Act
 		return Unchanged, warnings, nil
 	}
 	p := in.params()
-	p["version"], p["updated_at"] = r.Version+1, db.Now()
+	now := s.nowTime()
+	p["version"], p["updated_at"] = r.Version+1, now
 	if _, err := tx.Update("test_templates", p, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 		return "", nil, fmt.Errorf("templates: library: update: %w", err)
 	}
-	if err := writeTags(ctx, tx, id, resolved); err != nil {
+	if err := writeTags(ctx, tx, now, id, resolved); err != nil {
 		return "", nil, err
 	}
-	return Updated, warnings, audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
+	return Updated, warnings, audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 		ObjectID: id, Details: map[string]any{"name": in.Name, "source": "library", "outcome": "updated", "changes": diff(curIn, newIn)}})
 }

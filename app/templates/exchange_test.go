@@ -24,7 +24,7 @@ func newExchangeLib(t *testing.T) (*Service, *db.DB) {
 	d := dbtest.New(t)
 	m := mitre.New(mitre.Options{DB: d})
 	syncBundle(t, m, "enterprise-attack-small.json")
-	return New(d, m), d
+	return New(Options{DB: d, Mitre: m}), d
 }
 
 // roundTrip encodes and decodes a document as the wire would.

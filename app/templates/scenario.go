@@ -100,11 +100,10 @@ func (s *Service) checkEntries(ctx context.Context, b dbx.Builder, ids []string)
 // writeEntries replaces the scenario's ordered list: delete and re-insert in
 // the caller's transaction, so UNIQUE(scenario_id, position) never sees two
 // rows at one position and a failure leaves the old order.
-func writeEntries(ctx context.Context, tx *dbx.Tx, scenarioID string, ids []string) error {
+func writeEntries(ctx context.Context, tx *dbx.Tx, now db.Time, scenarioID string, ids []string) error {
 	if _, err := tx.Delete("scenario_template_tests", dbx.HashExp{"scenario_id": scenarioID}).WithContext(ctx).Execute(); err != nil {
 		return err
 	}
-	now := db.Now()
 	for i, id := range ids {
 		if _, err := tx.Insert("scenario_template_tests", dbx.Params{"id": db.NewID(), "scenario_id": scenarioID,
 			"test_template_id": id, "position": i, "created_at": now}).WithContext(ctx).Execute(); err != nil {
@@ -124,7 +123,7 @@ func (s *Service) CreateScenario(ctx context.Context, actor audit.Actor, in Scen
 		if err := s.insertScenario(ctx, tx, actor, id, in); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "scenario_template.create", ObjectType: "scenario_template",
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "scenario_template.create", ObjectType: "scenario_template",
 			ObjectID: id, Details: map[string]any{"name": in.Name, "test_template_ids": in.TestTemplateIDs}})
 	})
 	if err != nil {
@@ -137,7 +136,7 @@ func (s *Service) insertScenario(ctx context.Context, tx *dbx.Tx, actor audit.Ac
 	if err := s.checkEntries(ctx, tx, in.TestTemplateIDs); err != nil {
 		return err
 	}
-	now := db.Now()
+	now := s.nowTime()
 	p := dbx.Params{"id": id, "name": in.Name, "name_fold": db.Fold(in.Name), "search_fold": db.Fold(in.Name + " " + in.Description),
 		"description": in.Description, "version": 1, "created_at": now, "updated_at": now}
 	if actor.UserID != "" {
@@ -146,7 +145,7 @@ func (s *Service) insertScenario(ctx context.Context, tx *dbx.Tx, actor audit.Ac
 	if _, err := tx.Insert("scenario_templates", p).WithContext(ctx).Execute(); err != nil {
 		return fmt.Errorf("templates: insert scenario: %w", err)
 	}
-	return writeEntries(ctx, tx, id, in.TestTemplateIDs)
+	return writeEntries(ctx, tx, now, id, in.TestTemplateIDs)
 }
 
 // GetScenario returns a scenario with its tests (deleted templates shown as
@@ -335,9 +334,10 @@ func (s *Service) UpdateScenario(ctx context.Context, actor audit.Actor, id stri
 		if err := validateScenario(&in); err != nil {
 			return err
 		}
+		now := s.nowTime()
 		if _, err := tx.Update("scenario_templates", dbx.Params{"name": in.Name, "name_fold": db.Fold(in.Name),
 			"search_fold": db.Fold(in.Name + " " + in.Description), "description": in.Description,
-			"version": r.Version + 1, "updated_at": db.Now()}, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
+			"version": r.Version + 1, "updated_at": now}, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
 		details := map[string]any{}
@@ -347,7 +347,7 @@ func (s *Service) UpdateScenario(ctx context.Context, actor audit.Actor, id stri
 		if in.Description != r.Description {
 			details["description"] = map[string]any{"before": r.Description, "after": in.Description}
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "scenario_template.update", ObjectType: "scenario_template", ObjectID: id, Details: details})
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "scenario_template.update", ObjectType: "scenario_template", ObjectID: id, Details: details})
 	})
 	if err != nil {
 		return Scenario{}, err
@@ -405,14 +405,15 @@ func (s *Service) ReplaceTests(ctx context.Context, actor audit.Actor, id string
 		if err := s.checkEntries(ctx, tx, fresh); err != nil {
 			return err
 		}
-		if err := writeEntries(ctx, tx, id, ids); err != nil {
+		now := s.nowTime()
+		if err := writeEntries(ctx, tx, now, id, ids); err != nil {
 			return err
 		}
-		if _, err := tx.Update("scenario_templates", dbx.Params{"version": r.Version + 1, "updated_at": db.Now()},
+		if _, err := tx.Update("scenario_templates", dbx.Params{"version": r.Version + 1, "updated_at": now},
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "scenario_template.reorder", ObjectType: "scenario_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "scenario_template.reorder", ObjectType: "scenario_template", ObjectID: id,
 			Details: map[string]any{"before": before, "after": ids}})
 	})
 	if err != nil {
@@ -446,7 +447,7 @@ func (s *Service) setScenarioDeleted(ctx context.Context, actor audit.Actor, id 
 			}
 			return apperr.New(apperr.ErrConflict, "not_deleted", "This scenario template is not deleted.")
 		}
-		now := db.Now()
+		now := s.nowTime()
 		var at any
 		action := "scenario_template.restore"
 		if deleted {
@@ -456,7 +457,7 @@ func (s *Service) setScenarioDeleted(ctx context.Context, actor audit.Actor, id 
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: action, ObjectType: "scenario_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: action, ObjectType: "scenario_template", ObjectID: id,
 			Details: map[string]any{"name": r.Name}})
 	})
 }
@@ -476,7 +477,7 @@ func (s *Service) UpsertScenarioByRef(ctx context.Context, tx *dbx.Tx, actor aud
 		if err := s.insertScenario(ctx, tx, actor, ref, in); err != nil {
 			return "", "", err
 		}
-		return ref, Created, audit.Record(ctx, tx, actor, audit.Event{Action: "scenario_template.import", ObjectType: "scenario_template",
+		return ref, Created, audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "scenario_template.import", ObjectType: "scenario_template",
 			ObjectID: ref, Details: map[string]any{"name": in.Name, "outcome": "created"}})
 	}
 	if err != nil {
@@ -493,14 +494,15 @@ func (s *Service) UpsertScenarioByRef(ctx context.Context, tx *dbx.Tx, actor aud
 	if err := s.checkEntries(ctx, tx, in.TestTemplateIDs); err != nil {
 		return "", "", err
 	}
+	now := s.nowTime()
 	if _, err := tx.Update("scenario_templates", dbx.Params{"name": in.Name, "name_fold": db.Fold(in.Name),
 		"search_fold": db.Fold(in.Name + " " + in.Description), "description": in.Description,
-		"version": r.Version + 1, "updated_at": db.Now()}, dbx.HashExp{"id": ref}).WithContext(ctx).Execute(); err != nil {
+		"version": r.Version + 1, "updated_at": now}, dbx.HashExp{"id": ref}).WithContext(ctx).Execute(); err != nil {
 		return "", "", err
 	}
-	if err := writeEntries(ctx, tx, ref, in.TestTemplateIDs); err != nil {
+	if err := writeEntries(ctx, tx, now, ref, in.TestTemplateIDs); err != nil {
 		return "", "", err
 	}
-	return ref, Updated, audit.Record(ctx, tx, actor, audit.Event{Action: "scenario_template.import", ObjectType: "scenario_template",
+	return ref, Updated, audit.Record(ctx, tx, now, actor, audit.Event{Action: "scenario_template.import", ObjectType: "scenario_template",
 		ObjectID: ref, Details: map[string]any{"name": in.Name, "outcome": "updated"}})
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
@@ -18,14 +19,30 @@ import (
 	"github.com/purplebook/purplebook/app/mitre"
 )
 
+// Options are the service's dependencies.
+type Options struct {
+	DB    *db.DB
+	Mitre *mitre.Service   // tags are resolved against its catalogue
+	Now   func() time.Time // nil = time.Now
+}
+
 // Service is the template library.
 type Service struct {
 	db    *db.DB
 	mitre *mitre.Service
+	now   func() time.Time
 }
 
 // New builds the service.
-func New(d *db.DB, m *mitre.Service) *Service { return &Service{db: d, mitre: m} }
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now}
+}
+
+// nowTime is the service clock's current time as the database keeps it.
+func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 // Limits on fields, in characters.
 const (
@@ -531,7 +548,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Temp
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.create", ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.create", ObjectType: "test_template", ObjectID: id,
 			Details: map[string]any{"name": in.Name}})
 	})
 	if err != nil {
@@ -551,7 +568,7 @@ func (s *Service) insert(ctx context.Context, tx *dbx.Tx, actor audit.Actor, in 
 	if err != nil {
 		return "", nil, err
 	}
-	id, now := db.NewID(), db.Now()
+	id, now := db.NewID(), s.nowTime()
 	p := in.params()
 	p["id"], p["source"], p["created_at"], p["updated_at"], p["version"] = id, orDefault(in.Source, "manual"), now, now, 1
 	if in.SourceRef != "" {
@@ -563,7 +580,7 @@ func (s *Service) insert(ctx context.Context, tx *dbx.Tx, actor audit.Actor, in 
 	if _, err := tx.Insert("test_templates", p).WithContext(ctx).Execute(); err != nil {
 		return "", nil, fmt.Errorf("templates: insert: %w", err)
 	}
-	if err := writeTags(ctx, tx, id, tags); err != nil {
+	if err := writeTags(ctx, tx, now, id, tags); err != nil {
 		return "", nil, err
 	}
 	return id, warnings, nil
@@ -576,11 +593,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func writeTags(ctx context.Context, tx *dbx.Tx, templateID string, tags []resolvedTag) error {
+func writeTags(ctx context.Context, tx *dbx.Tx, now db.Time, templateID string, tags []resolvedTag) error {
 	if _, err := tx.Delete("test_template_mitre_tags", dbx.HashExp{"test_template_id": templateID}).WithContext(ctx).Execute(); err != nil {
 		return err
 	}
-	now := db.Now()
 	for _, t := range tags {
 		p := dbx.Params{"id": db.NewID(), "test_template_id": templateID, "kind": t.kind, "created_at": now,
 			"tactic_id": nil, "technique_id": nil, "subtechnique_id": nil}
@@ -665,16 +681,17 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, id string, up U
 		}
 		warnings = w
 		p := in.params()
-		p["version"], p["updated_at"] = r.Version+1, db.Now()
+		now := s.nowTime()
+		p["version"], p["updated_at"] = r.Version+1, now
 		if _, err := tx.Update("test_templates", p, dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return fmt.Errorf("templates: update: %w", err)
 		}
 		if up.MitreTags.Set {
-			if err := writeTags(ctx, tx, id, resolved); err != nil {
+			if err := writeTags(ctx, tx, now, id, resolved); err != nil {
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
 			Details: diff(before, in)})
 	})
 	if err != nil {
@@ -732,7 +749,7 @@ func (s *Service) setDeleted(ctx context.Context, actor audit.Actor, id string, 
 			}
 			return apperr.New(apperr.ErrConflict, "not_deleted", "This test template is not deleted.")
 		}
-		now := db.Now()
+		now := s.nowTime()
 		var at any
 		action := "test_template.restore"
 		if deleted {
@@ -742,7 +759,7 @@ func (s *Service) setDeleted(ctx context.Context, actor audit.Actor, id string, 
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, audit.Event{Action: action, ObjectType: "test_template", ObjectID: id,
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: action, ObjectType: "test_template", ObjectID: id,
 			Details: map[string]any{"name": r.Name}})
 	})
 }
@@ -772,7 +789,7 @@ func (s *Service) UpsertBySourceRef(ctx context.Context, tx *dbx.Tx, actor audit
 		if err != nil {
 			return "", "", nil, err
 		}
-		return id, Created, w, audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
+		return id, Created, w, audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 			ObjectID: id, Details: map[string]any{"name": in.Name, "source": in.Source, "source_ref": in.SourceRef, "outcome": "created"}})
 	}
 	if err != nil {
@@ -802,14 +819,15 @@ func (s *Service) UpsertBySourceRef(ctx context.Context, tx *dbx.Tx, actor audit
 		return r.ID, Unchanged, warnings, nil
 	}
 	p := in.params()
-	p["version"], p["updated_at"], p["source"] = r.Version+1, db.Now(), orDefault(in.Source, r.Source)
+	now := s.nowTime()
+	p["version"], p["updated_at"], p["source"] = r.Version+1, now, orDefault(in.Source, r.Source)
 	if _, err := tx.Update("test_templates", p, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute(); err != nil {
 		return "", "", nil, fmt.Errorf("templates: update: %w", err)
 	}
-	if err := writeTags(ctx, tx, r.ID, resolved); err != nil {
+	if err := writeTags(ctx, tx, now, r.ID, resolved); err != nil {
 		return "", "", nil, err
 	}
-	return r.ID, Updated, warnings, audit.Record(ctx, tx, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
+	return r.ID, Updated, warnings, audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 		ObjectID: r.ID, Details: map[string]any{"name": in.Name, "source": in.Source, "source_ref": in.SourceRef, "outcome": "updated",
 			"changes": diff(curIn, newIn)}})
 }

@@ -31,7 +31,7 @@ func newLib(t *testing.T) (*Service, *db.DB) {
 	defer f.Close()
 	_, err = m.Sync(context.Background(), mitre.SyncParams{Upload: f, AllowUnverified: true}, actor)
 	require.NoError(t, err)
-	return New(d, m), d
+	return New(Options{DB: d, Mitre: m}), d
 }
 
 func mk(t *testing.T, s *Service, in Input) Template {

@@ -27,10 +27,8 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db"
-	"github.com/purplebook/purplebook/app/missions"
-	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/server"
-	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/services"
 	"io/fs"
 	"log/slog"
 	"testing/fstest"
@@ -51,16 +49,13 @@ func main() {
 	check(err)
 	defer d.Close()
 	check(d.Migrate(ctx))
-	a, err := auth.New(auth.Options{DB: d, Key: []byte(strings.Repeat("b", 32)), DataDir: dir,
+	set, err := services.New(services.Options{DB: d, DataDir: dir, Key: []byte(strings.Repeat("b", 32)), Now: time.Now,
 		Argon2: auth.Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	check(err)
-	_, err = a.CreateAdmin(ctx, "lead@example.com", "Lead", "bench password 123")
+	_, err = set.Auth.CreateAdmin(ctx, "lead@example.com", "Lead", "bench password 123")
 	check(err)
-	m := mitre.New(mitre.Options{DB: d})
-	tp := templates.New(d, m)
-	msvc := missions.New(d, tp, m)
 	var assets fs.FS = fstest.MapFS{"index.html": {Data: []byte("x")}}
-	srv := httptest.NewServer(server.New(server.Options{DB: d, Auth: a, Mitre: m, Templates: tp, Missions: msvc, Assets: assets}).Handler())
+	srv := httptest.NewServer(server.New(server.Options{Set: set, Assets: assets}).Handler())
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients + 10}}
 
@@ -101,7 +96,7 @@ func main() {
 	controls := []string{"EDR", "SIEM", "AV", "Firewall", "DLP"}
 	start := time.Now()
 	var testIDs []string
-	now := db.Now()
+	now := db.NewTime(time.Now())
 	check(d.Tx(ctx, func(tx *dbx.Tx) error {
 		for i := 0; i < *nTests; i++ {
 			id := db.NewID()

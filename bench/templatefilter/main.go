@@ -13,12 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/services"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -35,7 +37,9 @@ func main() {
 	check(err)
 	defer d.Close()
 	check(d.Migrate(ctx))
-	m := mitre.New(mitre.Options{DB: d})
+	set, err := services.New(services.Options{DB: d, DataDir: dir, Key: []byte(strings.Repeat("b", 32)), Now: time.Now})
+	check(err)
+	m := set.Mitre
 	f, err := os.Open(*bundle)
 	check(err)
 	_, err = m.Sync(ctx, mitre.SyncParams{Upload: f, AllowUnverified: true}, audit.Actor{Label: "bench"})
@@ -50,7 +54,7 @@ func main() {
 	words := []string{"process", "dump", "registry", "powershell", "service", "credential", "discovery", "lateral", "token", "scheduled"}
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Now()
-	now := db.Now()
+	now := db.NewTime(time.Now())
 	check(d.Tx(ctx, func(tx *dbx.Tx) error {
 		for i := 0; i < *n; i++ {
 			id := db.NewID()
@@ -90,7 +94,7 @@ func main() {
 	check(d.Read.Select("COUNT(*)").From("test_template_mitre_tags").Row(&tags))
 	fmt.Printf("seeded %d templates with %d ATT&CK tags in %s\n", *n, tags, time.Since(start).Round(time.Millisecond))
 
-	svc := templates.New(d, m)
+	svc := set.Templates
 	measure := func(label string, p templates.ListParams) {
 		var ds []time.Duration
 		var total, size int

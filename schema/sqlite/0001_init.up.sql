@@ -775,7 +775,6 @@ INSERT INTO detection_levels (id, key, name, description, rank, color, counts_as
     ('00000000-0000-7000-8000-000000000105', 'not_applicable', 'Not applicable',   'The control does not apply to this test',               5, '#9E9E9E', FALSE, TRUE, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
     ('00000000-0000-7000-8000-000000000106', 'tbd',            'To be determined', 'Not assessed yet',                                      6, '#607D8B', FALSE, TRUE, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')
     ON CONFLICT DO NOTHING;
-INSERT INTO settings (key, value, updated_by, updated_at) VALUES
-    ('security_controls', '["EDR","SIEM","AV","Firewall","Mail gateway","Web proxy","DLP"]', NULL, '2025-01-01T00:00:00.000Z')
-    ON CONFLICT DO NOTHING;
+-- Settings have no seed: a missing row means the default, defined once in
+-- app/settings.
 -- seed:end

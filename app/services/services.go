@@ -1,0 +1,85 @@
+// Package services builds the capability services of one Purplebook
+// instance, wired to each other, in one place. The serve command, the CLI
+// commands, the API tests and the benches all get their services here, so
+// they run the same wiring: the same clock in every service, one
+// notification hub per process, evidence limits read from the settings.
+package services
+
+import (
+	"errors"
+	"time"
+
+	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/evidence"
+	"github.com/purplebook/purplebook/app/levels"
+	"github.com/purplebook/purplebook/app/missions"
+	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/settings"
+	"github.com/purplebook/purplebook/app/templates"
+)
+
+// Options are what the services need from outside.
+type Options struct {
+	DB      *db.DB            // open and migrated
+	DataDir string            // evidence, the signing key and the setup token live here
+	Key     []byte            // access-token signing key (≥ 32 bytes); nil = load or create <DataDir>/secret.key
+	Now     func() time.Time  // the clock of every service; nil = time.Now
+	Argon2  auth.Argon2Params // password hashing cost; zero = auth.DefaultArgon2
+}
+
+// Set is every capability service of an instance.
+type Set struct {
+	DB      *db.DB
+	DataDir string
+	Now     func() time.Time // the clock the services share
+
+	Settings  *settings.Service
+	Auth      *auth.Service
+	Mitre     *mitre.Service
+	Templates *templates.Service
+	Levels    *levels.Service
+	Notify    *notify.Service
+	Missions  *missions.Service
+	Evidence  *evidence.Service
+}
+
+// New builds the set. It creates the evidence directories under DataDir
+// and, when no key is given, the signing key.
+func New(o Options) (*Set, error) {
+	if o.DB == nil {
+		return nil, errors.New("services: no database")
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("services: no data directory")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Key == nil {
+		key, err := auth.LoadOrCreateKey(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		o.Key = key
+	}
+	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now}
+	s.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
+	var err error
+	if s.Auth, err = auth.New(auth.Options{DB: o.DB, Key: o.Key, DataDir: o.DataDir, Argon2: o.Argon2, Now: o.Now,
+		Settings: s.Settings}); err != nil {
+		return nil, err
+	}
+	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now})
+	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now})
+	s.Levels = levels.New(levels.Options{DB: o.DB, Now: o.Now})
+	s.Notify = notify.New(notify.Options{DB: o.DB, Now: o.Now})
+	s.Missions = missions.New(missions.Options{DB: o.DB, Templates: s.Templates, Mitre: s.Mitre, Levels: s.Levels,
+		Settings: s.Settings, Notify: s.Notify, Now: o.Now})
+	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Settings, DataDir: o.DataDir,
+		Now: o.Now}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

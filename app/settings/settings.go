@@ -1,0 +1,340 @@
+// Package settings owns the instance settings an administrator can read
+// and change: the security controls mission tests are assessed against,
+// whether MFA is required, the evidence size limit. Each is one row of the
+// settings table (a JSON value per key); a missing row means the default,
+// which is defined here and nowhere else (no seed, no fallback elsewhere).
+// Other rows of the table (mitre_sync, instance_id, setup_completed_at)
+// belong to the capabilities that write them and are not reachable here.
+package settings
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/audit"
+	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
+)
+
+// The settings' keys.
+const (
+	SecurityControls = "security_controls"
+	RequireMFA       = "require_mfa"
+	EvidenceMaxBytes = "evidence_max_bytes"
+)
+
+// Bounds of the settings.
+const (
+	MaxSecurityControls     = 30
+	MaxSecurityControlLen   = 60
+	MinEvidenceMaxBytes     = 1 << 20 // 1 MiB
+	MaxEvidenceMaxBytes     = 8 << 30 // 8 GiB
+	DefaultEvidenceMaxBytes = 512 << 20
+)
+
+// DefaultSecurityControls is the list of security controls an instance
+// starts with: the one definition of it.
+func DefaultSecurityControls() []string {
+	return []string{"EDR", "SIEM", "AV", "Firewall", "Mail gateway", "Web proxy", "DLP"}
+}
+
+// spec is one known setting: its default and its validation, which returns
+// the value to store (normalised) or a problem for the user.
+type spec struct {
+	def   func() any
+	parse func(raw json.RawMessage) (any, string)
+}
+
+var specs = map[string]spec{
+	SecurityControls: {def: func() any { return DefaultSecurityControls() }, parse: parseSecurityControls},
+	RequireMFA:       {def: func() any { return false }, parse: parseRequireMFA},
+	EvidenceMaxBytes: {def: func() any { return int64(DefaultEvidenceMaxBytes) }, parse: parseEvidenceMaxBytes},
+}
+
+// order is the order of Keys and of the settings object.
+var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes}
+
+// Keys lists the settings the API exposes.
+func Keys() []string { return append([]string(nil), order...) }
+
+func decodeValue(raw json.RawMessage) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+func parseSecurityControls(raw json.RawMessage) (any, string) {
+	shape := fmt.Sprintf("must be an array of 1 to %d distinct control names (text of 1 to %d characters)",
+		MaxSecurityControls, MaxSecurityControlLen)
+	v, ok := decodeValue(raw)
+	arr, isArr := v.([]any)
+	if !ok || !isArr || len(arr) < 1 || len(arr) > MaxSecurityControls {
+		return nil, shape
+	}
+	out := make([]string, 0, len(arr))
+	seen := map[string]int{}
+	for i, x := range arr {
+		name, isStr := x.(string)
+		name = strings.TrimSpace(name)
+		switch {
+		case !isStr:
+			return nil, fmt.Sprintf("item %d must be text", i+1)
+		case name == "":
+			return nil, fmt.Sprintf("item %d is empty", i+1)
+		case utf8.RuneCountInString(name) > MaxSecurityControlLen:
+			return nil, fmt.Sprintf("item %d is longer than %d characters", i+1, MaxSecurityControlLen)
+		case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return nil, fmt.Sprintf("item %d must not contain control characters", i+1)
+		}
+		if j, dup := seen[db.Fold(name)]; dup {
+			return nil, fmt.Sprintf("items %d and %d are the same control (%q)", j+1, i+1, name)
+		}
+		seen[db.Fold(name)] = i
+		out = append(out, name)
+	}
+	return out, ""
+}
+
+func parseRequireMFA(raw json.RawMessage) (any, string) {
+	v, ok := decodeValue(raw)
+	b, isBool := v.(bool)
+	if !ok || !isBool {
+		return nil, "must be true or false"
+	}
+	return b, ""
+}
+
+func parseEvidenceMaxBytes(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf("must be a whole number of bytes from %d (1 MiB) to %d (8 GiB)", MinEvidenceMaxBytes, int64(MaxEvidenceMaxBytes))
+	v, ok := decodeValue(raw)
+	num, isNum := v.(json.Number)
+	if !ok || !isNum {
+		return nil, problem
+	}
+	n, err := strconv.ParseInt(num.String(), 10, 64)
+	if err != nil || n < MinEvidenceMaxBytes || n > MaxEvidenceMaxBytes {
+		return nil, problem
+	}
+	return n, ""
+}
+
+// Setting is one setting as the API shows it. UpdatedAt and UpdatedBy are
+// null while the default applies.
+type Setting struct {
+	Key       string          `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	IsDefault bool            `json:"is_default"`
+	UpdatedAt *db.Time        `json:"updated_at"`
+	UpdatedBy *string         `json:"updated_by"`
+}
+
+type row struct {
+	Key       string  `db:"key"`
+	Value     db.JSON `db:"value"`
+	UpdatedBy *string `db:"updated_by"`
+	UpdatedAt db.Time `db:"updated_at"`
+}
+
+func errUnknown(key string) error {
+	return apperr.New(apperr.ErrNotFound, "setting_not_found", "There is no setting %q. Known settings: %s.",
+		text.Truncate(key, 64), strings.Join(order, ", "))
+}
+
+// Options are the service's dependencies.
+type Options struct {
+	DB  *db.DB
+	Now func() time.Time // nil = time.Now
+}
+
+// Service reads and writes the settings.
+type Service struct {
+	db  *db.DB
+	now func() time.Time
+}
+
+// New builds the service.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: o.DB, now: o.Now}
+}
+
+// read returns the stored row and whether it exists.
+func read(ctx context.Context, b dbx.Builder, key string) (row, bool, error) {
+	var r row
+	err := b.Select("key", "value", "updated_by", "updated_at").From("settings").
+		Where(dbx.HashExp{"key": key}).WithContext(ctx).One(&r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("settings: read %s: %w", key, err)
+	}
+	return r, true, nil
+}
+
+// value returns the effective value of a known key: the stored one, or the
+// default when no row exists. A stored value that no longer validates is an
+// error, never silently replaced by the default.
+func value(ctx context.Context, b dbx.Builder, key string) (any, error) {
+	sp := specs[key]
+	r, ok, err := read(ctx, b, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return sp.def(), nil
+	}
+	v, problem := sp.parse(json.RawMessage(r.Value))
+	if problem != "" {
+		return nil, fmt.Errorf("settings: stored %s is invalid: %s", key, problem)
+	}
+	return v, nil
+}
+
+// All returns every exposed setting's effective value, keyed by name.
+func (s *Service) All(ctx context.Context) (map[string]any, error) {
+	out := make(map[string]any, len(order))
+	for _, k := range order {
+		v, err := value(ctx, s.db.Read, k)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Get returns one setting; unknown keys are not found.
+func (s *Service) Get(ctx context.Context, key string) (Setting, error) {
+	return get(ctx, s.db.Read, key)
+}
+
+func get(ctx context.Context, b dbx.Builder, key string) (Setting, error) {
+	if _, ok := specs[key]; !ok {
+		return Setting{}, errUnknown(key)
+	}
+	r, ok, err := read(ctx, b, key)
+	if err != nil {
+		return Setting{}, err
+	}
+	v, err := value(ctx, b, key)
+	if err != nil {
+		return Setting{}, err
+	}
+	out := Setting{Key: key, Value: json.RawMessage(db.MustJSON(v)), IsDefault: !ok}
+	if ok {
+		out.UpdatedAt, out.UpdatedBy = &r.UpdatedAt, r.UpdatedBy
+	}
+	return out, nil
+}
+
+// Parse validates a value for key and returns it normalised (e.g. trimmed
+// control names): unknown keys are not found, bad values a 422 naming the
+// problem.
+func Parse(key string, raw json.RawMessage) (any, error) {
+	sp, ok := specs[key]
+	if !ok {
+		return nil, errUnknown(key)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, &apperr.Invalid{Fields: map[string]string{"value": "is required"}}
+	}
+	v, problem := sp.parse(raw)
+	if problem != "" {
+		return nil, &apperr.Invalid{Fields: map[string]string{"value": problem}}
+	}
+	return v, nil
+}
+
+// Put validates and stores a setting's value on behalf of actor, with an
+// audit event, and reports whether it changed: a value equal to the current
+// one writes nothing. Rules about who may set what (settings.manage, MFA
+// before require_mfa) are the caller's (auth.PutSetting).
+func (s *Service) Put(ctx context.Context, actor audit.Actor, key string, raw json.RawMessage) (Setting, bool, error) {
+	v, err := Parse(key, raw)
+	if err != nil {
+		return Setting{}, false, err
+	}
+	stored := string(db.MustJSON(v))
+	var out Setting
+	var changed bool
+	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		before, err := value(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		if string(db.MustJSON(before)) != stored {
+			changed = true
+			now := db.NewTime(s.now())
+			var by any
+			if actor.UserID != "" {
+				by = actor.UserID
+			}
+			_, err = tx.NewQuery(`INSERT INTO settings (key, value, updated_by, updated_at) VALUES ({:key}, {:value}, {:by}, {:at})
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at`).
+				Bind(dbx.Params{"key": key, "value": stored, "by": by, "at": now}).WithContext(ctx).Execute()
+			if err != nil {
+				return fmt.Errorf("settings: write %s: %w", key, err)
+			}
+			if err := audit.Record(ctx, tx, now, actor, audit.Event{Action: "settings.update", ObjectType: "setting", ObjectID: key,
+				Details: map[string]any{"before": before, "after": v}}); err != nil {
+				return err
+			}
+		}
+		out, err = get(ctx, tx, key)
+		return err
+	})
+	if err != nil {
+		return Setting{}, false, err
+	}
+	return out, changed, nil
+}
+
+// RequireMFAIn reports whether every account must use MFA, read through b
+// (the caller's transaction, or a pool).
+func RequireMFAIn(ctx context.Context, b dbx.Builder) (bool, error) {
+	v, err := value(ctx, b, RequireMFA)
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+// RequireMFA reports whether every account must use MFA.
+func (s *Service) RequireMFA(ctx context.Context) (bool, error) { return RequireMFAIn(ctx, s.db.Read) }
+
+// EvidenceMaxBytes is the largest evidence upload the instance accepts.
+func (s *Service) EvidenceMaxBytes(ctx context.Context) (int64, error) {
+	v, err := value(ctx, s.db.Read, EvidenceMaxBytes)
+	if err != nil {
+		return 0, err
+	}
+	return v.(int64), nil
+}
+
+// SecurityControls is the configured list of security controls (EDR,
+// SIEM, …) that mission tests are assessed against. Database errors and an
+// invalid stored value are errors; only a missing row means the default.
+func (s *Service) SecurityControls(ctx context.Context) ([]string, error) {
+	v, err := value(ctx, s.db.Read, SecurityControls)
+	if err != nil {
+		return nil, err
+	}
+	return v.([]string), nil
+}
