@@ -61,9 +61,10 @@ func writeBundle(t testing.TB, id *bundle.Identity) ([]byte, map[string][]byte) 
 	for _, b := range [][]byte{png, text} {
 		s := sha256.Sum256(b)
 		sum := hex.EncodeToString(s[:])
-		n, err := w.WriteFile("evidence/"+sum, bytes.NewReader(b))
+		e, err := w.WriteFile("evidence/"+sum, bytes.NewReader(b))
 		require.NoError(t, err)
-		require.EqualValues(t, len(b), n)
+		require.EqualValues(t, len(b), e.Size)
+		require.Equal(t, sum, e.SHA256)
 		sums["evidence/"+sum] = b
 	}
 	require.NoError(t, w.Close())

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,12 +22,12 @@ import (
 
 // ImportsOptions configure the staging area.
 type ImportsOptions struct {
-	Dir    string // <data-dir>/bundles/imports
+	Root   string // <data-dir>/bundles/staging
 	Limits Limits
 	TTL    time.Duration // an unapplied import is removed after this long
 	Now    func() time.Time
 	// Recover is given, at start, the blob hashes an apply had moved into
-	// the content store when the process died before its journal was
+	// the content store when its process died before the journal was
 	// removed; it removes those no row references (evidence's
 	// DropIfUnreferenced). May be nil when no kind adopts blobs.
 	Recover func(ctx context.Context, sums []string)
@@ -38,15 +40,19 @@ const DefaultTTL = 2 * time.Hour
 // discards that user's oldest.
 const maxPerUser = 5
 
-// Imports is the staging area of uploaded bundles: each import gets a
-// directory under Dir holding the uploaded file and the blobs extracted
+// Imports is a process's staging area for bundles being imported: each
+// import gets a directory holding the uploaded file and the blobs extracted
 // while it was verified, and lives in memory until it is applied,
-// discarded or expires. Nothing staged survives a restart: NewImports
-// clears the area (after finishing the recovery of an interrupted apply).
+// discarded or expires. Every process (the server, a CLI import) stages
+// under Root/<run id>, marked with its pid, so processes sharing a data dir
+// never remove each other's imports; a new process removes the areas of
+// processes that are gone, after undoing what an interrupted apply had
+// moved into the content store (the journal, see BeginAdopt).
 type Imports struct {
-	o  ImportsOptions
-	mu sync.Mutex
-	m  map[string]*Import
+	o   ImportsOptions
+	dir string
+	mu  sync.Mutex
+	m   map[string]*Import
 }
 
 // Import is one staged bundle.
@@ -58,7 +64,6 @@ type Import struct {
 	ExpiresAt time.Time
 
 	reader *Reader
-	owned  bool // the bundle file lives in Dir (uploads), not elsewhere (CLI)
 
 	mu     sync.Mutex // one plan or apply at a time
 	staged map[string]string
@@ -68,14 +73,18 @@ type Import struct {
 	State any
 }
 
-// journalFile lists the blobs an apply is moving into the content store.
-const journalFile = "adopt.json"
+// journalFile lists the blobs an apply is moving into the content store;
+// ownerFile holds the pid of the process owning a staging area.
+const (
+	journalFile = "adopt.json"
+	ownerFile   = "owner"
+)
 
-// NewImports creates the staging directory and clears what a previous run
-// left: an apply interrupted after moving blobs is recovered through
-// o.Recover first.
+// NewImports creates this process's staging area and clears those of
+// processes that are gone: an apply they left interrupted after moving
+// blobs is recovered through o.Recover first.
 func NewImports(ctx context.Context, o ImportsOptions) (*Imports, error) {
-	if o.Dir == "" {
+	if o.Root == "" {
 		return nil, errors.New("bundle: no staging directory")
 	}
 	if o.TTL <= 0 {
@@ -87,31 +96,72 @@ func NewImports(ctx context.Context, o ImportsOptions) (*Imports, error) {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("bundle: create %s: %w", o.Dir, err)
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("bundle: create %s: %w", o.Root, err)
 	}
-	im := &Imports{o: o, m: map[string]*Import{}}
-	entries, err := os.ReadDir(o.Dir)
+	runs, err := os.ReadDir(o.Root)
 	if err != nil {
-		return nil, fmt.Errorf("bundle: read %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("bundle: read %s: %w", o.Root, err)
 	}
-	for _, e := range entries {
-		p := filepath.Join(o.Dir, e.Name())
-		if e.IsDir() {
-			if sums, err := readJournal(filepath.Join(p, journalFile)); err == nil && len(sums) > 0 {
-				slog.Warn("bundle_apply_interrupted", "import_id", e.Name(), "blobs", len(sums))
-				if o.Recover != nil {
-					o.Recover(ctx, sums)
+	for _, run := range runs {
+		p := filepath.Join(o.Root, run.Name())
+		if run.IsDir() {
+			if b, err := os.ReadFile(filepath.Join(p, ownerFile)); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() && processAlive(pid) {
+					continue // another live process's area
 				}
 			}
+			recoverArea(ctx, p, o.Recover)
 		}
 		if err := os.RemoveAll(p); err != nil {
 			slog.Warn("bundle_staging_cleanup_failed", "path", p, "err", err)
-		} else {
-			slog.Info("bundle_staging_removed", "import_id", e.Name())
 		}
 	}
-	return im, nil
+	dir := filepath.Join(o.Root, db.NewID())
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bundle: create staging: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("bundle: create staging: %w", err)
+	}
+	return &Imports{o: o, dir: dir, m: map[string]*Import{}}, nil
+}
+
+// recoverArea undoes the interrupted applies of a dead process's area.
+func recoverArea(ctx context.Context, area string, rec func(context.Context, []string)) {
+	imports, err := os.ReadDir(area)
+	if err != nil {
+		return
+	}
+	for _, e := range imports {
+		if !e.IsDir() {
+			continue
+		}
+		sums, err := readJournal(filepath.Join(area, e.Name(), journalFile))
+		if err != nil || len(sums) == 0 {
+			continue
+		}
+		slog.Warn("bundle_apply_interrupted", "import_id", e.Name(), "blobs", len(sums))
+		if rec != nil {
+			rec(ctx, sums)
+		}
+	}
+}
+
+// Close removes this process's staging area (every pending import).
+func (im *Imports) Close() {
+	im.mu.Lock()
+	var all []*Import
+	for _, imp := range im.m {
+		all = append(all, imp)
+	}
+	im.mu.Unlock()
+	for _, imp := range all {
+		im.Discard(imp)
+	}
+	if err := os.RemoveAll(im.dir); err != nil {
+		slog.Warn("bundle_staging_cleanup_failed", "path", im.dir, "err", err)
+	}
 }
 
 func readJournal(path string) ([]string, error) {
@@ -137,7 +187,7 @@ func (im *Imports) Limits() Limits { return im.o.Limits }
 
 func (im *Imports) newImport(userID string) (*Import, error) {
 	id := db.NewID()
-	dir := filepath.Join(im.o.Dir, id)
+	dir := filepath.Join(im.dir, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bundle: create staging: %w", err)
 	}
@@ -184,7 +234,7 @@ func (im *Imports) Receive(ctx context.Context, userID string, body io.Reader, l
 	if err != nil {
 		return nil, err
 	}
-	imp.reader, imp.owned = r, true
+	imp.reader = r
 	im.add(imp)
 	ok = true
 	return imp, nil

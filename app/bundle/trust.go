@@ -127,3 +127,30 @@ func RemoveTrustedKey(ctx context.Context, tx *dbx.Tx, fingerprint string, now d
 	}
 	return TrustedKey{}, apperr.New(apperr.ErrNotFound, "not_found", "No trusted key has this fingerprint.")
 }
+
+// SourceInfo is who made a bundle, as an importer shows it: "signed by
+// <instance name>, key fingerprint …", and whether that key is trusted.
+type SourceInfo struct {
+	InstanceID   string `json:"instance_id"`
+	InstanceName string `json:"instance_name"`
+	AppVersion   string `json:"app_version"`
+	CreatedAt    string `json:"created_at"`
+	Fingerprint  string `json:"fingerprint"`
+	PublicKey    string `json:"public_key"`
+	Trusted      bool   `json:"trusted"`
+	Own          bool   `json:"own"` // signed by this instance's own key
+}
+
+// Describe reports the source of an opened (hence signature-checked)
+// bundle and whether its key is trusted here.
+func Describe(ctx context.Context, b dbx.Builder, r *Reader, self *Identity) (SourceInfo, error) {
+	m := r.Manifest()
+	fp := r.Fingerprint()
+	trusted, err := IsTrusted(ctx, b, self, fp)
+	if err != nil {
+		return SourceInfo{}, err
+	}
+	return SourceInfo{InstanceID: m.Source.InstanceID, InstanceName: m.Source.InstanceName, AppVersion: m.AppVersion,
+		CreatedAt: m.CreatedAt, Fingerprint: fp, PublicKey: m.Source.PublicKey, Trusted: trusted,
+		Own: self != nil && fp == self.Fingerprint()}, nil
+}

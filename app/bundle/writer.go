@@ -169,25 +169,27 @@ const sniffBytes = 64 << 10
 // WriteFile copies r into the entry path, stored when its first bytes show
 // an already-compressed format (images, archives, video, PDF) or do not
 // shrink by a tenth when deflated, deflated otherwise. It returns the
-// entry's size.
-func (w *Writer) WriteFile(path string, r io.Reader) (int64, error) {
+// finished entry (size and sha256 of what was read).
+func (w *Writer) WriteFile(path string, r io.Reader) (Entry, error) {
 	br := bufio.NewReaderSize(r, sniffBytes)
 	head, err := br.Peek(sniffBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		w.err = fmt.Errorf("bundle: read %s: %w", path, err)
-		return 0, w.err
+		return Entry{}, w.err
 	}
 	ew, err := w.Create(path, Compressible(head))
 	if err != nil {
-		return 0, err
+		return Entry{}, err
 	}
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(ew, br, buf)
-	if err != nil {
+	if _, err := io.CopyBuffer(ew, br, buf); err != nil {
 		w.err = fmt.Errorf("bundle: write %s: %w", path, err)
-		return n, w.err
+		return Entry{}, w.err
 	}
-	return n, nil
+	if err := w.finishEntry(); err != nil {
+		return Entry{}, err
+	}
+	return w.entries[len(w.entries)-1], nil
 }
 
 // compressedMagic are the leading bytes of formats that are compressed

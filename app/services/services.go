@@ -6,11 +6,15 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/diag"
 	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/missions"
@@ -27,6 +31,9 @@ type Options struct {
 	Key     []byte            // access-token signing key (≥ 32 bytes); nil = load or create <DataDir>/secret.key
 	Now     func() time.Time  // the clock of every service; nil = time.Now
 	Argon2  auth.Argon2Params // password hashing cost; zero = auth.DefaultArgon2
+	// BeforeBundleCommit, when set, runs inside a bundle import's
+	// transaction just before the commit (the crash test holds it there).
+	BeforeBundleCommit func(ctx context.Context) error
 }
 
 // Set is every capability service of an instance.
@@ -43,6 +50,10 @@ type Set struct {
 	Notify    *notify.Service
 	Missions  *missions.Service
 	Evidence  *evidence.Service
+	// Identity is the instance's id, name and signing key (bundles).
+	Identity *bundle.Identity
+	// Bundles exports, imports and merges mission bundles.
+	Bundles *missionbundle.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -79,6 +90,14 @@ func New(o Options) (*Set, error) {
 		Settings: s.Settings, Notify: s.Notify, Now: o.Now})
 	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Settings, DataDir: o.DataDir,
 		Now: o.Now}); err != nil {
+		return nil, err
+	}
+	if s.Identity, err = bundle.LoadIdentity(context.Background(), o.DB, o.DataDir, o.Now); err != nil {
+		return nil, err
+	}
+	if s.Bundles, err = missionbundle.New(missionbundle.Options{DB: o.DB, Missions: s.Missions, Evidence: s.Evidence,
+		Settings: s.Settings, Identity: s.Identity, Now: o.Now, AppVersion: diag.BuildVersion(),
+		BeforeCommit: o.BeforeBundleCommit}); err != nil {
 		return nil, err
 	}
 	return s, nil
