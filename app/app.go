@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
@@ -157,6 +159,12 @@ func newServices(cfg config.Config, d *db.DB) (*services.Set, error) {
 	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now})
 }
 
+// newImports opens this process's bundle staging area in the data dir.
+func newImports(ctx context.Context, cfg config.Config, set *services.Set) (*bundle.Imports, error) {
+	return bundle.NewImports(ctx, bundle.ImportsOptions{Root: filepath.Join(cfg.DataDir, "bundles", "staging"), Now: set.Now,
+		Recover: set.Evidence.DropUnreferenced})
+}
+
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := config.NewFlagSet("serve", "Usage: purplebook serve [flags]\n\nRuns the web server with the API and the web app. Migrates the database first.", e.stderr, e.getenv)
 	fs.RegisterServe()
@@ -188,7 +196,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Options{Set: set, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	// Bundle uploads stage here; a previous run's leftovers (and an apply a
+	// crash interrupted) are cleared first.
+	imports, err := newImports(ctx, cfg, set)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer imports.Close()
+	srv := server.New(server.Options{Set: set, Imports: imports, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)

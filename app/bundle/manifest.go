@@ -115,12 +115,15 @@ type Limits struct {
 	MaxDocumentBytes int64 // one JSON document a kind reads into memory
 }
 
+// DefaultImportBytes is the largest bundle content DefaultLimits accept.
+const DefaultImportBytes = 64 << 30
+
 // DefaultLimits suit engagement bundles: up to 200,000 entries, 8 GiB per
 // entry (the largest evidence file an instance accepts), 64 GiB in all.
 var DefaultLimits = Limits{
 	MaxEntries:       200_000,
 	MaxEntryBytes:    8 << 30,
-	MaxTotalBytes:    64 << 30,
+	MaxTotalBytes:    DefaultImportBytes,
 	MaxManifestBytes: 64 << 20,
 	MaxDocumentBytes: 512 << 20,
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/services"
 	"github.com/uptrace/bunrouter"
 )
@@ -21,6 +22,9 @@ import (
 // s.opts.Missions, …; none is built per request.
 type Options struct {
 	*services.Set
+	// Imports is the staging area of bundle uploads (one per process);
+	// nil answers bundle imports with 503.
+	Imports     *bundle.Imports
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool
