@@ -44,6 +44,7 @@ func commands() []command {
 		{"mitre", "import the MITRE ATT&CK catalogue: sync --source FILE|URL [--sha256 H] [--allow-unverified]", runMitre},
 		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
+		{"bundle", "carry engagements between instances: export --mission ID --out FILE | import FILE [--dry-run] | key", runBundle},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
 	}
