@@ -431,3 +431,36 @@ func mustKey(t *testing.T) ed25519.PrivateKey {
 	require.NoError(t, err)
 	return k
 }
+
+// An unknown member arrives as an inactive account; inviting the address
+// activates that very account, with its mission membership.
+func TestImportedMemberIsActivatedByInvitation(t *testing.T) {
+	t.Parallel()
+	a := newMissionEnv(t)
+	b := newAPIEnv(t)
+	admin := b.setupAdmin()
+	dry, _ := b.importBundle(admin, a.exportBundle(a.admin, a.missionID, "?evidence=false"), `{"accept_untrusted":true}`)
+	var red map[string]any
+	for _, u := range dry["users"].([]any) {
+		if u.(map[string]any)["email"] == "red@example.com" {
+			red = u.(map[string]any)
+		}
+	}
+	require.NotNil(t, red)
+	assert.Equal(t, "unknown", red["status"])
+	rec := b.call("POST", "/api/v1/auth/login", `{"email":"red@example.com","password":"a long enough password 1"}`, "")
+	assert.Equal(t, 401, rec.Code, "a placeholder cannot log in")
+
+	rec = b.call("POST", "/api/v1/invitations", `{"email":"red@example.com","group_ids":["`+groupRed+`"]}`, admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	token := jsonBody(t, rec)["token"].(string)
+	rec = b.call("POST", "/api/v1/invitations/accept", `{"token":"`+token+`","name":"Rita","password":"another long password 2"}`, "")
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	tok := b.login("red@example.com", "another long password 2")
+	rec = b.call("GET", "/api/v1/missions/"+a.missionID, "", tok)
+	require.Equal(t, 200, rec.Code, "the activated account keeps its membership: "+rec.Body.String())
+	assert.Equal(t, "red", jsonBody(t, rec)["my_role"])
+	var n int
+	require.NoError(t, b.db.Read.NewQuery("SELECT COUNT(*) FROM users WHERE email_fold = 'red@example.com'").Row(&n))
+	assert.Equal(t, 1, n, "one account, not two")
+}
