@@ -100,7 +100,7 @@ func (s *Service) CreateInvitation(ctx context.Context, actor *Principal, in Cre
 		// A placeholder account (imported with a mission bundle) does not
 		// block an invitation: accepting it activates that account.
 		var taken int
-		if err := tx.NewQuery(`SELECT COUNT(*) FROM users WHERE email_fold = {:e} AND deleted_at IS NULL AND NOT (`+placeholderCond+`)`).
+		if err := tx.NewQuery(`SELECT COUNT(*) FROM users WHERE email_fold = {:e} AND deleted_at IS NULL AND NOT (` + placeholderCond + `)`).
 			Bind(dbx.Params{"e": db.Fold(email)}).WithContext(ctx).Row(&taken); err != nil {
 			return err
 		}

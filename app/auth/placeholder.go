@@ -24,7 +24,7 @@ const placeholderCond = "disabled = TRUE AND password_hash = ''"
 // there is none).
 func placeholderID(ctx context.Context, b dbx.Builder, email string) (string, error) {
 	var ids []string
-	err := b.NewQuery(`SELECT id FROM users WHERE email_fold = {:e} AND deleted_at IS NULL AND `+placeholderCond).
+	err := b.NewQuery(`SELECT id FROM users WHERE email_fold = {:e} AND deleted_at IS NULL AND ` + placeholderCond).
 		Bind(dbx.Params{"e": db.Fold(strings.TrimSpace(email))}).WithContext(ctx).Column(&ids)
 	if err != nil {
 		return "", fmt.Errorf("auth: find placeholder: %w", err)
