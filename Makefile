@@ -104,6 +104,7 @@ bench: build
 	bash bench/startup.sh ./$(BIN)
 	bash bench/db-backends.sh
 	bash bench/mitre.sh ./$(BIN)
+	$(GO) run ./bench/bundles -bin ./$(BIN)
 
 clean:
 	rm -rf bin dist

@@ -173,7 +173,9 @@ func exportBundle(ctx context.Context, e env, set *services.Set, missionID, out 
 		out = filepath.Join(out, x.Filename)
 	}
 	// Write next to the target and rename at the end: an interrupted
-	// export never leaves a truncated bundle under the requested name.
+	// export leaves no half-written bundle under the requested name. (The
+	// file is not fsynced: after a power cut it may be damaged, which
+	// every importer detects and refuses.)
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".bundle-*.pbz")
 	if err != nil {
 		return fmt.Errorf("create %s: %w", out, err)
@@ -188,9 +190,6 @@ func exportBundle(ctx context.Context, e env, set *services.Set, missionID, out 
 	})
 	if werr == nil {
 		werr = bw.Flush()
-	}
-	if werr == nil {
-		werr = tmp.Sync()
 	}
 	if cerr := tmp.Close(); werr == nil {
 		werr = cerr

@@ -367,27 +367,23 @@ func (imp *Import) Reader() *Reader { return imp.reader }
 // Stage verifies every entry of the bundle (Reader.Verify) and extracts
 // those need selects into the staging directory, named by their sha256.
 // Staged files are flushed to disk before Stage returns, so an apply can
-// move them into place and commit.
+// move them into place and commit; the flushes run in the background
+// while the next entries are read, so they overlap with the extraction.
 func (imp *Import) Stage(ctx context.Context, need func(Entry) bool, progress func(int64)) error {
 	dir := filepath.Join(imp.Dir, "staged")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("bundle: create staging: %w", err)
 	}
+	flush := newFlusher(2)
 	var open *os.File
-	var paths []string
-	closeOpen := func() error {
-		if open == nil {
-			return nil
+	handOver := func() {
+		if open != nil {
+			flush.add(open)
+			open = nil
 		}
-		err := open.Close()
-		open = nil
-		return err
 	}
-	defer closeOpen()
 	err := imp.reader.Verify(ctx, func(e Entry) (io.Writer, error) {
-		if err := closeOpen(); err != nil {
-			return nil, fmt.Errorf("bundle: stage: %w", err)
-		}
+		handOver()
 		if need == nil || !need(e) {
 			return nil, nil
 		}
@@ -401,16 +397,58 @@ func (imp *Import) Stage(ctx context.Context, need func(Entry) bool, progress fu
 		}
 		open = f
 		imp.staged[e.SHA256] = p
-		paths = append(paths, p)
 		return f, nil
 	}, progress)
-	if cerr := closeOpen(); err == nil && cerr != nil {
-		err = fmt.Errorf("bundle: stage: %w", cerr)
+	handOver()
+	if ferr := flush.wait(); err == nil && ferr != nil {
+		err = ferr
 	}
 	if err != nil {
 		return err
 	}
-	return syncFiles(dir, paths)
+	syncDir(dir)
+	return nil
+}
+
+// flusher fsyncs and closes files on a few goroutines.
+type flusher struct {
+	ch   chan *os.File
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	once sync.Once
+}
+
+func newFlusher(workers int) *flusher {
+	f := &flusher{ch: make(chan *os.File, 64)}
+	for range workers {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			for file := range f.ch {
+				err := file.Sync()
+				if cerr := file.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					f.mu.Lock()
+					if f.err == nil {
+						f.err = fmt.Errorf("bundle: flush staged file: %w", err)
+					}
+					f.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return f
+}
+
+func (f *flusher) add(file *os.File) { f.ch <- file }
+
+func (f *flusher) wait() error {
+	f.once.Do(func() { close(f.ch) })
+	f.wg.Wait()
+	return f.err
 }
 
 // Staged returns the staged copy of the blob with this sha256.

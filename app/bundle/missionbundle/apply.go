@@ -474,16 +474,30 @@ func (p *plan) writeConflicts(ctx context.Context, tx *dbx.Tx, src bundle.Source
 }
 
 func (p *plan) writeSync(ctx context.Context, tx *dbx.Tx, seq int64) error {
+	// Replace the rows of the objects recorded: delete, then insert in
+	// multi-row statements (thousands of tests make one statement per row
+	// the slowest part of an apply).
+	byType := map[string][]any{}
 	for _, s := range p.syncs {
-		_, err := tx.NewQuery(`INSERT INTO bundle_sync_states (id, peer_instance_id, mission_id, object_type, object_id, base,
-			peer_seq, local_seq, updated_at) VALUES ({:id}, {:peer}, {:m}, {:t}, {:o}, {:base}, {:ps}, {:ls}, {:at})
-			ON CONFLICT (peer_instance_id, object_type, object_id) DO UPDATE SET base = excluded.base,
-			peer_seq = excluded.peer_seq, local_seq = excluded.local_seq, updated_at = excluded.updated_at`).
-			Bind(dbx.Params{"id": db.NewID(), "peer": p.peer, "m": p.meta.MissionID, "t": s.typ, "o": s.id,
-				"base": string(value(s.base)), "ps": s.peerSeq, "ls": seq, "at": p.now}).WithContext(ctx).Execute()
-		if err != nil {
-			return fmt.Errorf("missionbundle: record sync state: %w", err)
+		byType[s.typ] = append(byType[s.typ], s.id)
+	}
+	for typ, ids := range byType {
+		for _, chunk := range chunks(ids) {
+			params := bindList(chunk)
+			params["peer"], params["typ"] = p.peer, typ
+			if _, err := tx.NewQuery(`DELETE FROM bundle_sync_states WHERE peer_instance_id = {:peer} AND object_type = {:typ}
+				AND object_id IN (` + placeholders(len(chunk)) + `)`).Bind(params).WithContext(ctx).Execute(); err != nil {
+				return fmt.Errorf("missionbundle: record sync state: %w", err)
+			}
 		}
+	}
+	rows := make([][]any, len(p.syncs))
+	for i, s := range p.syncs {
+		rows[i] = []any{db.NewID(), p.peer, p.meta.MissionID, s.typ, s.id, string(value(s.base)), s.peerSeq, seq, p.now}
+	}
+	if err := db.InsertRows(ctx, tx, "bundle_sync_states", []string{"id", "peer_instance_id", "mission_id", "object_type",
+		"object_id", "base", "peer_seq", "local_seq", "updated_at"}, rows); err != nil {
+		return fmt.Errorf("missionbundle: record sync state: %w", err)
 	}
 	return nil
 }

@@ -153,8 +153,13 @@ func toObj(v any) obj {
 	if err := json.Unmarshal(mustMarshal(v), &o); err != nil {
 		panic("missionbundle: toObj: " + err.Error())
 	}
+	// The encoder's scalars are canonical already; only structured values
+	// (JSON columns, which load and normalize canonicalize too) are
+	// re-encoded, so a value compares equal whichever engine it came from.
 	for k, x := range o {
-		o[k] = canon(x)
+		if len(x) > 0 && (x[0] == '{' || x[0] == '[') {
+			o[k] = canon(x)
+		}
 	}
 	return o
 }
@@ -169,16 +174,17 @@ func fromObj(o obj, v any) error {
 }
 
 // outcomeValue is a control's outcome as a field value: everything but its
-// row identity and timestamps.
+// row identity and timestamps. Its fields are in the order of their JSON
+// names, so its encoding is canonical as it is (no re-encoding per value).
 type outcomeValue struct {
+	AlertName   string   `json:"alert_name"`
+	AlertedAt   *db.Time `json:"alerted_at"`
+	AssessedBy  *string  `json:"assessed_by"`
 	Expected    bool     `json:"expected"`
 	Level       string   `json:"level"`
 	LoggedAt    *db.Time `json:"logged_at"`
-	AlertedAt   *db.Time `json:"alerted_at"`
-	PreventedAt *db.Time `json:"prevented_at"`
-	AlertName   string   `json:"alert_name"`
 	Notes       string   `json:"notes"`
-	AssessedBy  *string  `json:"assessed_by"`
+	PreventedAt *db.Time `json:"prevented_at"`
 }
 
 func (o Outcome) value() outcomeValue {
@@ -186,10 +192,11 @@ func (o Outcome) value() outcomeValue {
 		PreventedAt: o.PreventedAt, AlertName: o.AlertName, Notes: o.Notes, AssessedBy: o.AssessedBy}
 }
 
-// tagValue is a tag as part of the mitre_tags field.
+// tagValue is a tag as part of the mitre_tags field (fields in JSON name
+// order: canonical as encoded).
 type tagValue struct {
-	Kind       string `json:"kind"`
 	ExternalID string `json:"external_id"`
+	Kind       string `json:"kind"`
 	Name       string `json:"name"`
 	URL        string `json:"url"`
 }
@@ -206,7 +213,7 @@ func testObj(t Test) obj {
 		delete(o, k)
 	}
 	for _, oc := range t.Outcomes {
-		o[outcomePrefix+oc.Control] = value(oc.value())
+		o[outcomePrefix+oc.Control] = mustMarshal(oc.value())
 	}
 	o["mitre_tags"] = tagsValue(t.Tags)
 	return o
@@ -218,7 +225,7 @@ func tagsValue(tags []Tag) json.RawMessage {
 		vs[i] = tagValue{Kind: t.Kind, ExternalID: t.ExternalID, Name: t.Name, URL: t.URL}
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].ExternalID < vs[j].ExternalID })
-	return value(vs)
+	return mustMarshal(vs)
 }
 
 // value is the canonical JSON of v.
@@ -260,7 +267,7 @@ func testFromObj(o obj, base Test, sides []Test, now db.Time) (Test, error) {
 				if oc.ID == "" {
 					oc.ID, oc.CreatedAt = have.ID, have.CreatedAt
 				}
-				if !found && bytes.Equal(value(have.value()), o[k]) {
+				if !found && bytes.Equal(mustMarshal(have.value()), o[k]) {
 					oc.UpdatedAt, found = have.UpdatedAt, true
 				}
 			}

@@ -191,29 +191,19 @@ func (s *Service) Apply(ctx context.Context, c missions.Caller, imp *bundle.Impo
 			"instance_name": src.InstanceName})
 	}
 	staged := stagedFn(imp)
-	// A first plan outside the transaction names the evidence to move in.
-	pre, err := s.buildPlan(ctx, s.o.DB.Read, c, st.docs, st.meta, src, params.Users, s.o.Evidence.HasContent, staged)
-	if err != nil {
-		return nil, err
-	}
-	if err := pre.checkBlobs(r); err != nil {
-		return nil, err
-	}
+	// The blobs Stage extracted are exactly the contents missing here; they
+	// move in before the transaction, journaled. Any the plan ends up not
+	// using are removed after the commit.
 	var files []evidence.Staged
 	var sums []string
-	seen := map[string]bool{}
-	for _, op := range pre.evidence {
-		e := op.rec
-		if op.action != "create" || seen[e.SHA256] || s.o.Evidence.HasContent(e.SHA256, e.Size) {
+	for _, e := range r.Manifest().Entries {
+		if !strings.HasPrefix(e.Path, BlobDir) {
 			continue
 		}
-		path, ok := imp.Staged(e.SHA256)
-		if !ok {
-			continue
+		if path, ok := imp.Staged(e.SHA256); ok && !s.o.Evidence.HasContent(e.SHA256, e.Size) {
+			files = append(files, evidence.Staged{Path: path, SHA256: e.SHA256, Size: e.Size})
+			sums = append(sums, e.SHA256)
 		}
-		seen[e.SHA256] = true
-		files = append(files, evidence.Staged{Path: path, SHA256: e.SHA256, Size: e.Size})
-		sums = append(sums, e.SHA256)
 	}
 	if err := imp.BeginAdopt(sums); err != nil {
 		return nil, err
@@ -243,6 +233,21 @@ func (s *Service) Apply(ctx context.Context, c missions.Caller, imp *bundle.Impo
 	})
 	if err != nil {
 		return nil, err
+	}
+	used := map[string]bool{}
+	for _, op := range final.evidence {
+		if op.action == "create" {
+			used[op.rec.SHA256] = true
+		}
+	}
+	var unused []string
+	for _, sum := range sums {
+		if !used[sum] {
+			unused = append(unused, sum)
+		}
+	}
+	if len(unused) > 0 {
+		s.o.Evidence.DropUnreferenced(ctx, unused)
 	}
 	return s.report(imp, final, st, src, false), nil
 }

@@ -157,7 +157,7 @@ func (in *instance) seed() (missionID string, testIDs []string, blobs map[string
 	require.NoError(in.t, err)
 	now := in.clock.now().UTC()
 	in.patch(m.ID, testIDs[0], `{"state":"executed","operator":"rita","source_host":"kali","target_ip":"10.0.0.5",
-		"command":"macro.docm","output":"beacon up","execution_result":"succeeded","red_notes":"worked first time",
+		"command":"macro.docm","output":"beacon up","execution_result":"succeeded","red_notes":"worked <first> time & “quoted” \u2028 done",
 		"started_at":"`+now.Add(-time.Hour).Format(time.RFC3339)+`","finished_at":"`+now.Add(-50*time.Minute).Format(time.RFC3339)+`"}`)
 	in.patch(m.ID, testIDs[0], `{"blue_notes":"EDR caught it","outcomes":[
 		{"control":"EDR","expected":true,"detection_level":"alerted","alerted_at":"`+now.Add(-55*time.Minute).Format(time.RFC3339)+`","alert_name":"Macro spawn"},
