@@ -156,6 +156,9 @@ func TestBundleRoundTripBetweenTwoServers(t *testing.T) {
 	assert.Equal(t, false, src["trusted"])
 	assert.EqualValues(t, 3, dry["objects"].(map[string]any)["tests"].(map[string]any)["created"])
 	assert.Equal(t, dry["changed"], done["changed"])
+	for _, k := range []string{"conflicts", "changes", "users", "warnings"} {
+		assert.NotNil(t, dry[k], "%s is a list, never null", k)
+	}
 
 	// The same mission on both servers: equal JSON, byte-identical evidence.
 	assert.Equal(t, missionJSON(t, a.apiEnv, a.admin, a.missionID), missionJSON(t, b, bAdmin, a.missionID))

@@ -8,10 +8,11 @@
 //     throughput beside `tar c | tar x` of the same evidence files in the
 //     same run (target ≥ 80 % of tar), with each process's peak RSS
 //     (target ≤ 100 MB);
+//
 //   - the bundle without evidence: export (target ≤ 1 s) and import, dry
 //     run plus apply (target ≤ 2 s), measured in process.
 //
-//	go run ./bench/bundles -bin bin/purplebook [-evidence-mb 1024] [-tests 2000] [-keep]
+//     go run ./bench/bundles -bin bin/purplebook [-evidence-mb 1024] [-tests 2000] [-keep]
 package main
 
 import (

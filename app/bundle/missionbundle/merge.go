@@ -138,6 +138,9 @@ func (s *Service) buildPlan(ctx context.Context, b dbx.Builder, c missions.Calle
 		return nil, err
 	}
 	p.planMembers()
+	if p.conflicts == nil {
+		p.conflicts = []ConflictItem{}
+	}
 	p.report.Conflicts = p.conflicts
 	for _, cf := range p.conflicts {
 		p.tally(cf.ObjectType).Conflicts++
