@@ -29,6 +29,8 @@ export const routes: RouteDef[] = [
   { path: '/missions', load: () => import('./routes/missions/Missions.svelte'), title: 'Missions', meta: { auth: true, perm: 'mission.read' } },
   { path: '/missions/:id', load: () => import('./routes/missions/Mission.svelte'), title: 'Mission', meta: { auth: true, perm: 'mission.read' } },
   { path: '/missions/:id/tests/:tid', load: () => import('./routes/missions/MissionTest.svelte'), title: 'Mission test', meta: { auth: true, perm: 'mission.read' } },
+  // Engagement bundles (issue 12): import, this instance, trusted keys.
+  { path: '/bundles', load: () => import('./routes/bundles/Bundles.svelte'), title: 'Bundles', meta: { auth: true } },
   // Component gallery (not in the navigation).
   { path: '/_ui', load: () => import('./routes/UiKit.svelte'), title: 'Components' },
 ];
