@@ -9,6 +9,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Actor is who acted: a user, or the system/console with a label.
@@ -79,17 +80,10 @@ func params(at db.Time, a Actor, ev Event) dbx.Params {
 		actor = a.UserID
 	}
 	return dbx.Params{
-		"id": db.NewID(), "at": at, "actor_user_id": actor, "actor_label": truncate(a.Label, 320),
+		"id": db.NewID(), "at": at, "actor_user_id": actor, "actor_label": text.Truncate(a.Label, 320),
 		"action": ev.Action, "object_type": ev.ObjectType, "object_id": ev.ObjectID,
-		"details": string(db.MustJSON(details)), "ip": truncate(a.IP, 64), "request_id": truncate(a.RequestID, 64),
+		"details": string(db.MustJSON(details)), "ip": text.Truncate(a.IP, 64), "request_id": text.Truncate(a.RequestID, 64),
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // Entry is one audit event as listed.

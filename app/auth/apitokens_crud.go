@@ -15,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Bounds of personal API tokens.
@@ -105,7 +106,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, p *Principal, in CreateAPI
 				continue
 			}
 			if !p.Can(k) {
-				extra = append(extra, truncate(k, 64))
+				extra = append(extra, text.Truncate(k, 64))
 				continue
 			}
 			perms = append(perms, k)

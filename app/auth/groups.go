@@ -12,6 +12,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Group is an RBAC group with its permissions.
@@ -63,7 +64,7 @@ func (s *Service) checkPermissions(ctx context.Context, b dbx.Builder, keys []st
 	out := []string{}
 	for _, k := range dedupe(keys) {
 		if !slices.Contains(known, k) {
-			unknown = append(unknown, fmt.Sprintf("%q", truncate(k, 64)))
+			unknown = append(unknown, fmt.Sprintf("%q", text.Truncate(k, 64)))
 			continue
 		}
 		out = append(out, k)
@@ -445,7 +446,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, actor *Principal, id stri
 		var inv apperr.Invalid
 		for _, uid := range ids {
 			if !db.ValidID(uid) {
-				inv.Add("user_ids", fmt.Sprintf("%q is not a user id", truncate(uid, 64)))
+				inv.Add("user_ids", fmt.Sprintf("%q is not a user id", text.Truncate(uid, 64)))
 				continue
 			}
 			var n int

@@ -10,6 +10,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Invitation lifetimes, in hours.
@@ -218,7 +219,7 @@ func (s *Service) ListInvitations(ctx context.Context, f InvitationFilter) (db.P
 		conds = append(conds, "accepted_at IS NULL AND revoked_at IS NULL AND expires_at <= {:now}")
 	default:
 		return db.Page[Invitation]{}, apperr.BadRequest("invalid_query", "Unknown status %q: use one of %s.",
-			truncate(f.Status, 64), strings.Join(InvitationStatuses, ", ")).WithDetails(map[string]any{"status": "unknown status"})
+			text.Truncate(f.Status, 64), strings.Join(InvitationStatuses, ", ")).WithDetails(map[string]any{"status": "unknown status"})
 	}
 	if q := db.Fold(f.Q); q != "" {
 		conds = append(conds, `email_fold LIKE {:q} ESCAPE '\'`)

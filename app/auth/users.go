@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // User is an account as administrators see it.
@@ -94,7 +95,7 @@ func orderBy(sorts map[string][2]string, sort, def string) (string, error) {
 		}
 		slices.Sort(keys)
 		return "", apperr.BadRequest("invalid_query", "Cannot sort by %q: use one of %s, optionally with a leading \"-\".",
-			truncate(sort, 64), strings.Join(keys, ", ")).WithDetails(map[string]any{"sort": "unknown sort key"})
+			text.Truncate(sort, 64), strings.Join(keys, ", ")).WithDetails(map[string]any{"sort": "unknown sort key"})
 	}
 	if desc {
 		return terms[1], nil
@@ -632,4 +633,53 @@ func (s *Service) UpdateMe(ctx context.Context, p *Principal, in UpdateMeParams,
 		}
 	}
 	return s.Me(ctx, p)
+}
+
+// CreateUserParams create an account.
+type CreateUserParams struct {
+	Email    string   `json:"email"`
+	Name     string   `json:"name"`
+	Password string   `json:"password"`
+	GroupIDs []string `json:"group_ids"`
+}
+
+// ValidateEmail returns a problem or "".
+func ValidateEmail(e string) string {
+	e = strings.TrimSpace(e)
+	local, domain, ok := strings.Cut(e, "@")
+	switch {
+	case e == "":
+		return "is required"
+	case len(e) > 254:
+		return "must be at most 254 characters"
+	case !ok || local == "" || domain == "" || strings.ContainsAny(e, " \t\r\n<>\"(),;:\\[]") || strings.Count(e, "@") != 1:
+		return "must be an email address like name@example.com"
+	}
+	return ""
+}
+
+// ValidateName returns a problem or "".
+func ValidateName(n string) string {
+	n = strings.TrimSpace(n)
+	switch {
+	case n == "":
+		return "is required"
+	case len([]rune(n)) > 200:
+		return "must be at most 200 characters"
+	case strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

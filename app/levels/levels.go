@@ -23,6 +23,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Field limits.
@@ -581,16 +582,16 @@ func checkOrder(cur []Level, order []string) error {
 	return inv.Err()
 }
 
+// truncateList quotes at most five ids of at most 40 characters each.
 func truncateList(xs []string) []string {
-	if len(xs) > 5 {
-		return append(xs[:5:5], "…")
-	}
+	out := make([]string, 0, min(len(xs), 6))
 	for i, x := range xs {
-		if len(x) > 40 {
-			xs[i] = x[:40] + "…"
+		if i == 5 {
+			return append(out, "…")
 		}
+		out = append(out, text.Ellipsis(x, 40))
 	}
-	return xs
+	return out
 }
 
 // renumber gives the levels of order the ranks 1..n. uq_detection_levels_rank

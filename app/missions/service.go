@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
@@ -20,6 +19,7 @@ import (
 	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Options are the service's dependencies.
@@ -55,23 +55,6 @@ func New(o Options) *Service {
 
 // nowTime is the service clock's current time as the database keeps it.
 func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
-
-type missionRow struct {
-	ID          string   `db:"id"`
-	Name        string   `db:"name"`
-	Description string   `db:"description"`
-	Status      string   `db:"status"`
-	StartsOn    *string  `db:"starts_on"`
-	EndsOn      *string  `db:"ends_on"`
-	Version     int      `db:"version"`
-	CreatedBy   *string  `db:"created_by"`
-	CreatedAt   db.Time  `db:"created_at"`
-	UpdatedAt   db.Time  `db:"updated_at"`
-	DeletedAt   *db.Time `db:"deleted_at"`
-}
-
-var missionColumns = []string{"id", "name", "description", "status", "starts_on", "ends_on", "version", "created_by",
-	"created_at", "updated_at", "deleted_at"}
 
 func errNoMission() error { return apperr.New(apperr.ErrNotFound, "not_found", "No such mission.") }
 
@@ -168,30 +151,12 @@ func checkDate(inv *apperr.Invalid, field string, v *string) {
 	}
 }
 
-func checkText(inv *apperr.Invalid, field, v string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		inv.Add(field, "is required")
-	case utf8.RuneCountInString(v) > max:
-		inv.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		inv.Add(field, "must be valid text")
-	}
-}
-
-func nilIfEmpty(s *string) any {
-	if s == nil || *s == "" {
-		return nil
-	}
-	return *s
-}
-
 // Create creates a mission; its creator becomes its lead.
 func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Mission, error) {
 	var inv apperr.Invalid
 	in.Name = strings.TrimSpace(in.Name)
-	checkText(&inv, "name", in.Name, 200, true)
-	checkText(&inv, "description", in.Description, 20_000, false)
+	text.Check(&inv, "name", in.Name, 200, true)
+	text.Check(&inv, "description", in.Description, 20_000, false)
 	checkDate(&inv, "starts_on", in.StartsOn)
 	checkDate(&inv, "ends_on", in.EndsOn)
 	if in.StartsOn != nil && in.EndsOn != nil && *in.StartsOn != "" && *in.EndsOn != "" && *in.EndsOn < *in.StartsOn {
@@ -302,67 +267,6 @@ func (s *Service) List(ctx context.Context, c Caller, p ListParams) (db.Page[Mis
 	return db.NewPage(items, total, p.PageParams), nil
 }
 
-func (s *Service) withProgress(ctx context.Context, rows []missionRow, roles map[string]string) ([]Mission, error) {
-	out := make([]Mission, len(rows))
-	if len(rows) == 0 {
-		return out, nil
-	}
-	ids := make([]any, len(rows))
-	idx := map[string]int{}
-	for i, r := range rows {
-		ids[i] = r.ID
-		idx[r.ID] = i
-		out[i] = Mission{ID: r.ID, Name: r.Name, Description: r.Description, Status: r.Status, StartsOn: r.StartsOn, EndsOn: r.EndsOn,
-			Version: r.Version, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, MyRole: roles[r.ID],
-			Progress: Progress{ByState: map[string]int{"pending": 0, "in_progress": 0, "executed": 0, "assessed": 0, "skipped": 0},
-				Outcomes: map[string]int{}}}
-	}
-	var counts []struct {
-		MissionID string  `db:"mission_id"`
-		State     string  `db:"state"`
-		LevelID   *string `db:"outcome_level_id"`
-		N         int     `db:"n"`
-	}
-	err := s.db.Read.NewQuery(`SELECT t.mission_id, t.state, t.outcome_level_id, COUNT(*) AS n
-		FROM mission_tests t
-		WHERE t.deleted_at IS NULL AND t.mission_id IN (` + placeholders(len(ids)) + `)
-		GROUP BY t.mission_id, t.state, t.outcome_level_id`).Bind(bindList(ids)).WithContext(ctx).All(&counts)
-	if err != nil {
-		return nil, fmt.Errorf("missions: progress: %w", err)
-	}
-	lv, err := s.levelsByID(ctx, s.db.Read)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range counts {
-		p := &out[idx[c.MissionID]].Progress
-		p.Total += c.N
-		p.ByState[c.State] += c.N
-		if c.LevelID != nil {
-			if l, ok := lv[*c.LevelID]; ok {
-				p.Outcomes[l.Key] += c.N
-			}
-		}
-	}
-	return out, nil
-}
-
-func placeholders(n int) string {
-	parts := make([]string, n)
-	for i := range parts {
-		parts[i] = fmt.Sprintf("{:p%d}", i)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func bindList(xs []any) dbx.Params {
-	p := dbx.Params{}
-	for i, x := range xs {
-		p[fmt.Sprintf("p%d", i)] = x
-	}
-	return p
-}
-
 // Update patches a mission; status moves through the lifecycle.
 func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpdate) (Mission, error) {
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
@@ -403,8 +307,8 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 				ends = &v
 			}
 		}
-		checkText(&inv, "name", name, 200, true)
-		checkText(&inv, "description", desc, 20_000, false)
+		text.Check(&inv, "name", name, 200, true)
+		text.Check(&inv, "description", desc, 20_000, false)
 		checkDate(&inv, "starts_on", starts)
 		checkDate(&inv, "ends_on", ends)
 		if starts != nil && ends != nil && *ends < *starts {
@@ -455,27 +359,6 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		return Mission{}, err
 	}
 	return s.Get(ctx, c, id)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func (s *Service) memberIDs(ctx context.Context, b dbx.Builder, missionID string, roles ...string) ([]string, error) {
-	var ids []string
-	q := b.Select("user_id").From("mission_members").Where(dbx.HashExp{"mission_id": missionID})
-	if len(roles) > 0 {
-		rs := make([]any, len(roles))
-		for i, r := range roles {
-			rs[i] = r
-		}
-		q = q.AndWhere(dbx.In("role", rs...))
-	}
-	err := q.WithContext(ctx).Column(&ids)
-	return ids, err
 }
 
 // Delete soft-deletes a mission.
@@ -586,19 +469,6 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 	return Member{}, errNoMission()
 }
 
-// keepALead refuses to remove or demote the last lead.
-func (s *Service) keepALead(ctx context.Context, tx *dbx.Tx, missionID, userID string) error {
-	var others int
-	if err := tx.NewQuery(`SELECT COUNT(*) FROM mission_members WHERE mission_id = {:m} AND role = 'lead' AND user_id <> {:u}`).
-		Bind(dbx.Params{"m": missionID, "u": userID}).WithContext(ctx).Row(&others); err != nil {
-		return err
-	}
-	if others == 0 {
-		return apperr.New(apperr.ErrConflict, "last_lead", "A mission needs at least one lead; make someone else lead first.")
-	}
-	return nil
-}
-
 // RemoveMember takes a user out of a mission.
 func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID string) error {
 	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
@@ -687,7 +557,7 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 			cur.Position = *in.Position
 		}
 		var inv apperr.Invalid
-		checkText(&inv, "name", cur.Name, 100, true)
+		text.Check(&inv, "name", cur.Name, 100, true)
 		if !reColor.MatchString(cur.Color) {
 			inv.Add("color", "must be a colour like #7c3aed, or empty")
 		}

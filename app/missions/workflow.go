@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // TestPatch is the flat body of PATCH /missions/{id}/tests/{tid}. Red fields
@@ -165,7 +166,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return
 			}
 			*dst = f.Or("")
-			checkText(&inv, field, *dst, max, false)
+			text.Check(&inv, field, *dst, max, false)
 		}
 		tm := func(f patch.Field[db.Time], dst **db.Time) {
 			if !f.Set {
@@ -214,7 +215,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		str(p.BlueNotes, &r.BlueNotes, "blue_notes", 20_000)
 		if p.Name.Set {
 			r.Name = strings.TrimSpace(p.Name.Or(""))
-			checkText(&inv, "name", r.Name, 200, true)
+			text.Check(&inv, "name", r.Name, 200, true)
 		}
 		str(p.Description, &r.Description, "description", 20_000)
 		str(p.Objective, &r.Objective, "objective", 20_000)
@@ -334,23 +335,6 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 	return s.GetTest(ctx, c, missionID, testID)
 }
 
-func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
-	_, err := tx.Update("mission_tests", dbx.Params{
-		"name": r.Name, "name_fold": db.Fold(r.Name), "description": r.Description, "objective": r.Objective,
-		"expected_detection": r.ExpectedDetection, "category_id": r.CategoryID, "state": r.State, "skip_reason": r.SkipReason,
-		"assigned_red_user_id": r.AssignedRedUserID, "assigned_blue_user_id": r.AssignedBlueUserID, "operator": r.Operator,
-		"started_at": r.StartedAt, "finished_at": r.FinishedAt, "source_host": r.SourceHost, "source_ip": r.SourceIP,
-		"target_host": r.TargetHost, "target_ip": r.TargetIP, "tool": r.Tool, "user_context": r.UserContext,
-		"command_run": r.CommandRun, "output": r.Output, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
-		"executed_at": r.ExecutedAt, "blue_notes": r.BlueNotes, "outcome_level_id": r.OutcomeLevelID, "detected_at": r.DetectedAt,
-		"assessed_at": r.AssessedAt, "version": r.Version, "updated_at": r.UpdatedAt,
-	}, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute()
-	if err != nil {
-		return fmt.Errorf("missions: save test: %w", err)
-	}
-	return nil
-}
-
 // saveOutcomes upserts the given controls' outcomes and recomputes the
 // derived outcome (best-ranked level) and detection time.
 func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c Caller, r *testRow, ins []OutcomeInput) error {
@@ -385,8 +369,8 @@ func (s *Service) saveOutcomes(ctx context.Context, tx *dbx.Tx, now db.Time, c C
 			continue
 		}
 		seen[control] = true
-		checkText(&inv, field+".alert_name", in.AlertName, 500, false)
-		checkText(&inv, field+".notes", in.Notes, 20_000, false)
+		text.Check(&inv, field+".alert_name", in.AlertName, 500, false)
+		text.Check(&inv, field+".notes", in.Notes, 20_000, false)
 		if in.DetectionLevel.Set && in.DetectionLevel.Null {
 			if _, err := tx.Delete("mission_test_outcomes", dbx.HashExp{"mission_test_id": r.ID, "control": control}).WithContext(ctx).Execute(); err != nil {
 				return err
@@ -490,8 +474,8 @@ func rowMap(r testRow) map[string]any {
 }
 
 func short(v any) any {
-	if s, ok := v.(string); ok && len(s) > 500 {
-		return s[:500] + "…"
+	if s, ok := v.(string); ok {
+		return text.Ellipsis(s, 500)
 	}
 	return v
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // The catalogue changes only on sync and reset, so reads are served from an
@@ -153,7 +154,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	tacticByID := map[string]*TacticView{}
 	for _, r := range tactics {
 		t := &TacticView{ID: r.ID, ExternalID: r.ExternalID, Shortname: r.Shortname, Name: r.Name, Description: r.Description,
-			URL: r.URL, Position: r.Position, State: stateOf(r.Revoked, r.Deprecated, r.Removed), fold: r.SearchFold,
+			URL: r.URL, Position: r.Position, State: State(r.Revoked, r.Deprecated, r.Removed), fold: r.SearchFold,
 			active: !r.Revoked && !r.Deprecated && !r.Removed}
 		snap.tactics = append(snap.tactics, t)
 		tacticByID[r.ID] = t
@@ -172,7 +173,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 		out := make([]*TechniqueView, 0, len(rows))
 		for _, r := range rows {
 			v := &TechniqueView{ID: r.ID, Kind: kind, ExternalID: r.ExternalID, Name: r.Name, URL: r.URL,
-				State: stateOf(r.Revoked, r.Deprecated, r.Removed), fold: r.SearchFold,
+				State: State(r.Revoked, r.Deprecated, r.Removed), fold: r.SearchFold,
 				active: !r.Revoked && !r.Deprecated && !r.Removed, description: r.Description, tacticIDs: map[string]bool{},
 				Tactics: []TacticRef{}}
 			v.Platforms = []string{}
@@ -274,17 +275,10 @@ func (s *Service) Tactics(ctx context.Context, includeDeprecated bool) ([]Tactic
 func (snap *snapshot) tactic(key string) (*TacticView, error) {
 	t, ok := snap.tacticKey[db.Fold(key)]
 	if !ok {
-		return nil, apperr.New(apperr.ErrUnprocessable, "unknown_tactic", "No tactic %q in the catalogue (use an id like TA0007 or a shortname like discovery).", truncate(key, 60)).
+		return nil, apperr.New(apperr.ErrUnprocessable, "unknown_tactic", "No tactic %q in the catalogue (use an id like TA0007 or a shortname like discovery).", text.Truncate(key, 60)).
 			WithDetails(map[string]any{"tactic": "unknown"})
 	}
 	return t, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 func listView(t *TechniqueView, includeDeprecated bool) TechniqueView {
@@ -353,7 +347,7 @@ func (s *Service) Subtechniques(ctx context.Context, p ListParams) (db.Page[Tech
 		parent = snap.byExt[db.Fold(p.Technique)]
 		if parent == nil || parent.Kind != "technique" {
 			return db.Page[TechniqueView]{}, apperr.New(apperr.ErrUnprocessable, "unknown_technique",
-				"No technique %q in the catalogue.", truncate(p.Technique, 60)).WithDetails(map[string]any{"technique": "unknown"})
+				"No technique %q in the catalogue.", text.Truncate(p.Technique, 60)).WithDetails(map[string]any{"technique": "unknown"})
 		}
 	}
 	var tactic *TacticView
@@ -392,7 +386,7 @@ func (s *Service) Technique(ctx context.Context, externalID string) (TechniqueVi
 	}
 	t := snap.byExt[db.Fold(externalID)]
 	if t == nil {
-		return TechniqueView{}, apperr.New(apperr.ErrNotFound, "not_found", "No technique %q in the catalogue.", truncate(externalID, 60))
+		return TechniqueView{}, apperr.New(apperr.ErrNotFound, "not_found", "No technique %q in the catalogue.", text.Truncate(externalID, 60))
 	}
 	v := listView(t, true)
 	v.Description = t.description
@@ -481,6 +475,32 @@ func (s *Service) TacticMembers(ctx context.Context, key string) (tacticID strin
 		}
 	}
 	return t.ID, techniqueIDs, subtechniqueIDs, nil
+}
+
+// TacticExternalIDs returns the ATT&CK ids of a tactic (external id or
+// shortname), of the techniques linked to it and of their subtechniques:
+// what denormalised tags (mission tests keep copies, not row ids) are
+// matched against. Inactive entries are included.
+func (s *Service) TacticExternalIDs(ctx context.Context, key string) ([]string, error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := snap.tactic(key)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{t.ExternalID}
+	for _, tech := range snap.techniques {
+		if !tech.tacticIDs[t.ID] {
+			continue
+		}
+		out = append(out, tech.ExternalID)
+		for _, sub := range tech.subs {
+			out = append(out, sub.ExternalID)
+		}
+	}
+	return out, nil
 }
 
 // SubtechniqueIDs returns the row ids of a technique's subtechniques.

@@ -701,7 +701,7 @@ func affectedTags(ctx context.Context, b dbx.Builder) ([]AffectedTag, error) {
 			return nil, err
 		}
 		for _, r := range rows {
-			r.State = stateOf(r.Revoked, r.Deprecated, r.Removed)
+			r.State = State(r.Revoked, r.Deprecated, r.Removed)
 			if r.RevokedBy != "" {
 				var ext string
 				for _, t := range []string{"mitre_techniques", "mitre_subtechniques"} {
@@ -717,7 +717,10 @@ func affectedTags(ctx context.Context, b dbx.Builder) ([]AffectedTag, error) {
 	return out, nil
 }
 
-func stateOf(revoked, deprecated, removed bool) string {
+// State names a catalogue object's state from its flags, the one rule for
+// it: revoked wins over deprecated, which wins over removed (gone from the
+// latest bundle); otherwise "active".
+func State(revoked, deprecated, removed bool) string {
 	switch {
 	case revoked:
 		return "revoked"

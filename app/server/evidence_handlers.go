@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -53,8 +52,7 @@ const maxFieldBytes = 4 << 10
 // optional "side" and "caption" fields, before or after the file. Access is
 // checked before the body is read; the file streams to disk.
 func (s *Server) uploadEvidence(w http.ResponseWriter, req bunrouter.Request) error {
-	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
+	if !isMultipart(req) {
 		return apperr.BadRequest("unsupported_media_type",
 			`Send the evidence as multipart/form-data with the file in a "file" part.`)
 	}
@@ -63,23 +61,12 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, req bunrouter.Request) er
 		return err
 	}
 	defer up.Discard()
-	mr, err := req.MultipartReader()
-	if err != nil {
-		return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
-	}
 	seen := map[string]bool{}
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return multipartError(err)
-		}
+	err = eachPart(req, func(part *multipart.Part) error {
 		name := part.FormName()
 		if seen[name] {
-			return apperr.BadRequest("invalid_multipart", "The form field %q is given more than once.", truncateName(name)).
-				WithDetails(map[string]any{truncateName(name): "given more than once"})
+			return apperr.BadRequest("invalid_multipart", "The form field %q is given more than once.", cleanPath(name)).
+				WithDetails(map[string]any{cleanPath(name): "given more than once"})
 		}
 		seen[name] = true
 		switch name {
@@ -87,26 +74,23 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, req bunrouter.Request) er
 			if err := up.ReadFile(part, rawFilename(part)); err != nil {
 				return uploadError(err)
 			}
+			return nil
 		case "side", "caption":
-			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
-			if err != nil {
-				return multipartError(err)
-			}
-			if len(v) > maxFieldBytes {
-				return &apperr.Invalid{Fields: map[string]string{name: "is too long"}}
-			}
-			if name == "side" {
-				err = up.SetSide(string(v))
-			} else {
-				err = up.SetCaption(string(v))
-			}
+			v, err := formValue(part, maxFieldBytes)
 			if err != nil {
 				return err
 			}
+			if name == "side" {
+				return up.SetSide(v)
+			}
+			return up.SetCaption(v)
 		default:
-			return apperr.BadRequest("unknown_field", "Unknown form field %q.", truncateName(name)).
-				WithDetails(map[string]any{truncateName(name): "unknown field"})
+			return apperr.BadRequest("unknown_field", "Unknown form field %q.", cleanPath(name)).
+				WithDetails(map[string]any{cleanPath(name): "unknown field"})
 		}
+	})
+	if err != nil {
+		return err
 	}
 	f, err := up.Commit(req.Context())
 	if err != nil {
@@ -125,18 +109,6 @@ func rawFilename(p *multipart.Part) string {
 		return p.FileName()
 	}
 	return params["filename"]
-}
-
-func truncateName(n string) string { return cleanPath(n) }
-
-// multipartError maps a failure to read the multipart body: the route's body
-// limit is 413; anything else is the client's malformed or broken body.
-func multipartError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return err
-	}
-	return apperr.BadRequest("invalid_multipart", "The multipart body is malformed or ended early.")
 }
 
 // uploadError maps ReadFile's errors: reading the client's body fails like

@@ -1,9 +1,8 @@
 package server
 
 import (
-	"errors"
-	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
 
@@ -32,32 +31,16 @@ const maxAtomicParts = 1000
 // one transaction once every part has been read and parsed, so a rejected
 // archive imports nothing.
 func (s *Server) importAtomics(w http.ResponseWriter, req bunrouter.Request) error {
-	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
+	if !isMultipart(req) {
 		return apperr.New(apperr.ErrBadRequest, "unsupported_media_type",
 			`Send the Atomic files as multipart/form-data, one "file" part per YAML file, zip or tar.gz.`)
 	}
-	mr, err := req.MultipartReader()
-	if err != nil {
-		return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
-	}
 	c := templates.NewAtomicCollector()
 	parts := 0
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return err
-			}
-			return apperr.BadRequest("invalid_multipart", "The multipart body is malformed.")
-		}
+	err := eachPart(req, func(part *multipart.Part) error {
 		if part.FormName() != "file" {
-			return apperr.BadRequest("unknown_field", "Unknown form field %q; send the files as \"file\" parts.", part.FormName()).
-				WithDetails(map[string]any{part.FormName(): "unknown field"})
+			return apperr.BadRequest("unknown_field", "Unknown form field %q; send the files as \"file\" parts.", cleanPath(part.FormName())).
+				WithDetails(map[string]any{cleanPath(part.FormName()): "unknown field"})
 		}
 		if parts++; parts > maxAtomicParts {
 			return apperr.BadRequest("too_many_parts", "Send at most %d files; put more in a zip or tar.gz.", maxAtomicParts)
@@ -66,11 +49,10 @@ func (s *Server) importAtomics(w http.ResponseWriter, req bunrouter.Request) err
 		if name == "" {
 			name = "upload"
 		}
-		err = c.Add(name, part)
-		part.Close()
-		if err != nil {
-			return err
-		}
+		return c.Add(name, part)
+	})
+	if err != nil {
+		return err
 	}
 	if parts == 0 {
 		return &apperr.Invalid{Message: `Attach the Atomic files as "file" parts.`, Fields: map[string]string{"file": "is required"}}
@@ -137,34 +119,34 @@ func compactStamp(t string) string {
 // besides the route's test_template.create. Bad documents are a 422 that
 // lists the problems; nothing is written.
 func (s *Server) importLibrary(w http.ResponseWriter, req bunrouter.Request) error {
-	var body io.Reader = req.Body
+	var doc *templates.Library
 	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	switch {
 	case mt == "multipart/form-data":
-		mr, err := req.MultipartReader()
-		if err != nil {
-			return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
-		}
-		part, err := mr.NextPart()
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+		err := eachPart(req, func(part *multipart.Part) error {
+			if part.FormName() != "file" {
+				return apperr.BadRequest("unknown_field", "Unknown form field %q; send the document as the \"file\" part.", cleanPath(part.FormName())).
+					WithDetails(map[string]any{cleanPath(part.FormName()): "unknown field"})
+			}
+			var err error
+			if doc, err = templates.DecodeLibrary(part); err != nil {
 				return err
 			}
+			return errStopParts
+		})
+		if err != nil {
+			return err
+		}
+		if doc == nil {
 			return &apperr.Invalid{Message: `Attach the library document as the "file" part.`, Fields: map[string]string{"file": "is required"}}
 		}
-		if part.FormName() != "file" {
-			return apperr.BadRequest("unknown_field", "Unknown form field %q; send the document as the \"file\" part.", part.FormName()).
-				WithDetails(map[string]any{part.FormName(): "unknown field"})
-		}
-		defer part.Close()
-		body = part
 	case mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json"):
 		return apperr.New(apperr.ErrBadRequest, "unsupported_media_type", "Send the library document as application/json.")
-	}
-	doc, err := templates.DecodeLibrary(body)
-	if err != nil {
-		return err
+	default:
+		var err error
+		if doc, err = templates.DecodeLibrary(req.Body); err != nil {
+			return err
+		}
 	}
 	if doc.HasScenarios() && !principal(req).Can("scenario_template.create") {
 		return apperr.New(apperr.ErrForbidden, "forbidden", "This document holds scenario templates; importing them needs the scenario_template.create permission.")

@@ -204,6 +204,12 @@ func TestScenarioInstantiationCopiesTagsAndOrder(t *testing.T) {
 	rec = e.call("GET", e.path("/tests?tactic=persistence"), "", e.viewer)
 	require.Equal(t, 200, rec.Code)
 	assert.EqualValues(t, 2, jsonBody(t, rec)["total"], "T1053 is in persistence")
+	rec = e.call("GET", e.path("/tests?tactic=TA0003"), "", e.viewer)
+	require.Equal(t, 200, rec.Code)
+	assert.EqualValues(t, 2, jsonBody(t, rec)["total"], "by external id too")
+	rec = e.call("GET", e.path("/tests?tactic=nope"), "", e.viewer)
+	require.Equal(t, 422, rec.Code)
+	assert.Equal(t, "unknown_tactic", decodeErr(t, rec).Error.Code)
 }
 
 func TestRedBlueWorkflow(t *testing.T) {

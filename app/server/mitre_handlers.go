@@ -1,15 +1,14 @@
 package server
 
 import (
-	"errors"
-	"io"
-	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/mitre"
+	"github.com/purplebook/purplebook/app/text"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -109,8 +108,7 @@ func (s *Server) mitreTechnique(w http.ResponseWriter, req bunrouter.Request) er
 // nothing is written unless it parses and verifies.
 func (s *Server) mitreSync(w http.ResponseWriter, req bunrouter.Request) error {
 	actor := principal(req).Actor(meta(req))
-	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
+	if !isMultipart(req) {
 		var p mitre.SyncParams
 		if err := decodeJSON(req, &p); err != nil {
 			return err
@@ -121,28 +119,11 @@ func (s *Server) mitreSync(w http.ResponseWriter, req bunrouter.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, res)
 	}
-	mr, err := req.MultipartReader()
-	if err != nil {
-		return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
-	}
 	var p mitre.SyncParams
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return err
-			}
-			return apperr.BadRequest("invalid_multipart", "The multipart body is malformed.")
-		}
+	var res *mitre.SyncResult
+	err := eachPart(req, func(part *multipart.Part) error {
 		switch part.FormName() {
 		case "file":
-			if p.Upload != nil {
-				return apperr.BadRequest("invalid_multipart", "Send exactly one file part.")
-			}
 			name := part.FileName()
 			if name == "" {
 				name = "upload"
@@ -150,17 +131,17 @@ func (s *Server) mitreSync(w http.ResponseWriter, req bunrouter.Request) error {
 			// The sync reads the part as it arrives; fields after the file
 			// are not seen, so the SPA sends them first.
 			p.Upload, p.Source = part, "upload:"+sanitizeName(name)
-			res, err := s.opts.Mitre.Sync(req.Context(), p, actor)
+			var err error
+			if res, err = s.opts.Mitre.Sync(req.Context(), p, actor); err != nil {
+				return err
+			}
+			return errStopParts
+		case "expected_sha256", "version", "allow_unverified":
+			v, err := formValue(part, 256)
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, http.StatusOK, res)
-		case "expected_sha256", "version", "allow_unverified":
-			v, err := io.ReadAll(io.LimitReader(part, 256))
-			if err != nil {
-				return apperr.BadRequest("invalid_multipart", "The multipart body is malformed.")
-			}
-			val := strings.TrimSpace(string(v))
+			val := strings.TrimSpace(v)
 			switch part.FormName() {
 			case "expected_sha256":
 				p.ExpectedSHA256 = val
@@ -173,12 +154,19 @@ func (s *Server) mitreSync(w http.ResponseWriter, req bunrouter.Request) error {
 				}
 				p.AllowUnverified = b
 			}
+			return nil
 		default:
-			return apperr.BadRequest("unknown_field", "Unknown form field %q.", part.FormName()).
-				WithDetails(map[string]any{part.FormName(): "unknown field"})
+			return apperr.BadRequest("unknown_field", "Unknown form field %q.", cleanPath(part.FormName())).
+				WithDetails(map[string]any{cleanPath(part.FormName()): "unknown field"})
 		}
+	})
+	if err != nil {
+		return err
 	}
-	return (&apperr.Invalid{Message: "Attach the bundle as the \"file\" part.", Fields: map[string]string{"file": "is required"}})
+	if res == nil {
+		return &apperr.Invalid{Message: "Attach the bundle as the \"file\" part.", Fields: map[string]string{"file": "is required"}}
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
 
 // sanitizeName keeps an uploaded file name printable and short.
@@ -189,8 +177,5 @@ func sanitizeName(n string) string {
 		}
 		return r
 	}, n)
-	if len(n) > 120 {
-		n = n[:120]
-	}
-	return n
+	return text.Truncate(n, 120)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/text"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -108,13 +109,10 @@ func methodNotAllowed(w http.ResponseWriter, req bunrouter.Request) error {
 
 // cleanPath keeps error messages short and free of control characters.
 func cleanPath(p string) string {
-	if len(p) > 200 {
-		p = p[:200] + "…"
-	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
-	}, p)
+	}, text.Ellipsis(p, 200))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -100,7 +101,7 @@ func ParseAtomic(file string, data []byte) (*AtomicFile, error) {
 		return f, nil
 	}
 	if f.AttackTechnique != "" && InferKind(f.AttackTechnique) == "" {
-		f.warn("", fmt.Sprintf("attack_technique %q is not an ATT&CK technique id (not tagged)", truncate(f.AttackTechnique, 40)))
+		f.warn("", fmt.Sprintf("attack_technique %q is not an ATT&CK technique id (not tagged)", text.Truncate(f.AttackTechnique, 40)))
 	}
 	items := list(tests)
 	f.Found = len(items)
@@ -137,7 +138,7 @@ func (f *AtomicFile) test(i int, n *yaml.Node) {
 	}
 	name := strings.TrimSpace(f.text(nil, "name", f.get(n, "name")))
 	if name != "" {
-		label = fmt.Sprintf("#%d %s", i, truncate(name, 120))
+		label = fmt.Sprintf("#%d %s", i, text.Truncate(name, 120))
 	}
 	w := func(msg string) { f.warn(label, msg) }
 
@@ -151,7 +152,7 @@ func (f *AtomicFile) test(i int, n *yaml.Node) {
 		f.skip(label, "no auto_generated_guid: without a stable key a re-import would duplicate it")
 		return
 	case !reGUID.MatchString(guid):
-		f.skip(label, fmt.Sprintf("auto_generated_guid %q is not a GUID", truncate(guid, 70)))
+		f.skip(label, fmt.Sprintf("auto_generated_guid %q is not a GUID", text.Truncate(guid, 70)))
 		return
 	}
 	if name == "" {
@@ -222,7 +223,7 @@ func (f *AtomicFile) arguments(w func(string), n *yaml.Node) []InputArgument {
 		name = strings.TrimSpace(name)
 		if name == "" || seen[name] {
 			if name != "" {
-				w(fmt.Sprintf("input argument %q appears twice; the first is kept", truncate(name, 60)))
+				w(fmt.Sprintf("input argument %q appears twice; the first is kept", text.Truncate(name, 60)))
 			}
 			return
 		}
@@ -471,7 +472,7 @@ func (f *AtomicFile) boolean(w func(string), field string, n *yaml.Node) bool {
 	case "false", "no", "n", "off", "0", "":
 		return false
 	}
-	w(fmt.Sprintf("line %d: %s %q is not true or false; taken as false", n.Line, field, truncate(n.Value, 30)))
+	w(fmt.Sprintf("line %d: %s %q is not true or false; taken as false", n.Line, field, text.Truncate(n.Value, 30)))
 	return false
 }
 

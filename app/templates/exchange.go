@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // Library exchange: selected templates and scenarios as one JSON document
@@ -168,7 +169,7 @@ func (s *Service) ExportLibrary(ctx context.Context, p ExportParams) (*Library, 
 		var bad []string
 		for _, id := range list {
 			if !db.ValidID(id) {
-				bad = append(bad, truncate(id, 40))
+				bad = append(bad, text.Truncate(id, 40))
 			}
 		}
 		if len(bad) > 0 {
@@ -407,7 +408,7 @@ func (doc *Library) validate() error {
 		var unknown []string
 		for _, o := range sc.TestOriginIDs {
 			if !origins[o] {
-				unknown = append(unknown, truncate(o, 40))
+				unknown = append(unknown, text.Truncate(o, 40))
 			}
 		}
 		if len(unknown) > 0 {
@@ -524,7 +525,7 @@ func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Lib
 					for k, v := range inv.Fields {
 						fields[fmt.Sprintf("scenarios[%d].%s", j, k)] = v
 					}
-					return &apperr.Invalid{Message: fmt.Sprintf("Scenario %q cannot be imported: %s Nothing was imported.", truncate(sc.Name, 80), inv.Error()), Fields: fields}
+					return &apperr.Invalid{Message: fmt.Sprintf("Scenario %q cannot be imported: %s Nothing was imported.", text.Truncate(sc.Name, 80), inv.Error()), Fields: fields}
 				}
 				return fmt.Errorf("scenario %s: %w", sc.OriginID, err)
 			}
@@ -532,7 +533,7 @@ func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Lib
 			rep.Items = append(rep.Items, LibraryItem{Kind: "scenario_template", OriginID: sc.OriginID, ID: id, Name: strings.TrimSpace(sc.Name), Outcome: outcome})
 		}
 		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "library.import", ObjectType: "test_template",
-			Details: map[string]any{"app_version": truncate(doc.AppVersion, 60), "exported_at": truncate(doc.ExportedAt, 40),
+			Details: map[string]any{"app_version": text.Truncate(doc.AppVersion, 60), "exported_at": text.Truncate(doc.ExportedAt, 40),
 				"templates": rep.Templates, "scenarios": rep.Scenarios}})
 	})
 	if err != nil {

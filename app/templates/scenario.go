@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/text"
 )
 
 // MaxScenarioTests bounds a scenario's list.
@@ -50,8 +51,8 @@ func (s *Service) getScenarioRow(ctx context.Context, b dbx.Builder, id string) 
 func validateScenario(in *ScenarioInput) error {
 	var inv apperr.Invalid
 	in.Name = strings.TrimSpace(in.Name)
-	checkText(&inv, "name", in.Name, maxName, true)
-	checkText(&inv, "description", in.Description, maxText, false)
+	text.Check(&inv, "name", in.Name, maxName, true)
+	text.Check(&inv, "description", in.Description, maxText, false)
 	if len(in.TestTemplateIDs) > MaxScenarioTests {
 		inv.Add("test_template_ids", fmt.Sprintf("must have at most %d entries", MaxScenarioTests))
 	}
@@ -64,7 +65,7 @@ func (s *Service) checkEntries(ctx context.Context, b dbx.Builder, ids []string)
 	distinct := map[string]bool{}
 	for _, id := range ids {
 		if !db.ValidID(id) {
-			bad = append(bad, fmt.Sprintf("%q is not an id", truncate(id, 40)))
+			bad = append(bad, fmt.Sprintf("%q is not an id", text.Truncate(id, 40)))
 			continue
 		}
 		distinct[id] = true
