@@ -2,9 +2,8 @@ package server
 
 import (
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 
@@ -72,45 +71,31 @@ func (s *Server) uploadBundle(w http.ResponseWriter, req bunrouter.Request) erro
 	if s.opts.Imports == nil {
 		return apperr.New(apperr.ErrUnavailable, "imports_unavailable", "Bundle imports are not available on this server.")
 	}
-	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
+	if !isMultipart(req) {
 		return apperr.BadRequest("unsupported_media_type", `Send the bundle as multipart/form-data with the file in a "file" part.`)
 	}
 	c := caller(req)
 	if !c.Can("bundle.import") {
 		return apperr.New(apperr.ErrForbidden, "forbidden", "You need the %q permission to do this.", "bundle.import")
 	}
-	mr, err := req.MultipartReader()
-	if err != nil {
-		return apperr.BadRequest("invalid_multipart", "The multipart body cannot be read.")
-	}
 	var imp *bundle.Import
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if imp != nil {
-				s.opts.Imports.Discard(imp)
-			}
-			return multipartError(err)
-		}
+	err := eachPart(req, func(part *multipart.Part) error {
 		if part.FormName() != "file" || imp != nil {
-			if imp != nil {
-				s.opts.Imports.Discard(imp)
-			}
 			return apperr.BadRequest("unknown_field", `Send exactly one "file" part holding the bundle.`)
 		}
+		var err error
 		imp, err = s.opts.Imports.Receive(req.Context(), c.UserID, part, bundle.DefaultImportBytes+32<<20)
-		part.Close()
-		if err != nil {
-			var re *bundle.ReadError
-			if errors.As(err, &re) {
-				return multipartError(re.Err)
-			}
-			return err
+		var re *bundle.ReadError
+		if errors.As(err, &re) {
+			return multipartError(re.Err)
 		}
+		return err
+	})
+	if err != nil {
+		if imp != nil {
+			s.opts.Imports.Discard(imp)
+		}
+		return err
 	}
 	if imp == nil {
 		return &apperr.Invalid{Message: `Attach the bundle as the "file" part.`, Fields: map[string]string{"file": "is required"}}
