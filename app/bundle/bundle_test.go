@@ -90,7 +90,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	assert.Equal(t, bundle.KindMission, m.Kind)
 	assert.Equal(t, "v1.2.3", m.AppVersion)
 	assert.Equal(t, 2, m.SchemaVersion)
-	assert.Equal(t, "2026-03-01T12:00:00Z", m.CreatedAt)
+	assert.Equal(t, "2026-03-01T12:00:00.000Z", m.CreatedAt)
 	assert.Equal(t, id.ID(), m.Source.InstanceID)
 	assert.Equal(t, "Red laptop", m.Source.InstanceName)
 	assert.JSONEq(t, `{"mission_id":"m1"}`, string(m.Meta))

@@ -13,6 +13,8 @@ import (
 	"hash"
 	"io"
 	"time"
+
+	"github.com/purplebook/purplebook/app/db"
 )
 
 // Header is what a kind says about its bundle; the writer adds the source,
@@ -247,7 +249,7 @@ func (w *Writer) Close() error {
 		Kind:          w.hdr.Kind,
 		AppVersion:    w.hdr.AppVersion,
 		SchemaVersion: w.hdr.SchemaVersion,
-		CreatedAt:     w.hdr.CreatedAt.UTC().Format(time.RFC3339Nano),
+		CreatedAt:     db.NewTime(w.hdr.CreatedAt).String(),
 		Source:        Source{InstanceID: w.id.ID(), InstanceName: w.id.Name(), PublicKey: EncodePublicKey(w.id.Public())},
 		Entries:       w.entries,
 	}
