@@ -413,3 +413,28 @@ func TestExportWithoutBlueLeavesBlueDataAlone(t *testing.T) {
 	assert.Len(t, got.Outcomes, 2)
 	assert.Equal(t, "red laptop notes", a.test(missionID, testIDs[1]).RedNotes)
 }
+
+// A reset deletes the identity row with everything else; the running
+// instance puts it back (same id, same key) the next time it needs it.
+func TestIdentityRowSurvivesReset(t *testing.T) {
+	t.Parallel()
+	c := newClock(time.Time{})
+	a := newInstance(t, "Laptop", c)
+	ctx := context.Background()
+	require.NoError(t, a.set.DB.Reset(ctx, "permissions"))
+	var n int
+	require.NoError(t, a.set.DB.Read.NewQuery("SELECT COUNT(*) FROM bundle_instance").Row(&n))
+	require.Zero(t, n)
+	a.admin = missions.Caller{Can: func(string) bool { return true }, Actor: audit.Actor{Label: "console"}} // the accounts are gone too
+	m, err := a.set.Missions.Create(ctx, a.admin, missions.MissionInput{Name: "After the reset"})
+	require.NoError(t, err)
+	path := a.export(m.ID, missionbundle.ExportOptions{Evidence: true, Blue: true})
+	var id, pub string
+	require.NoError(t, a.set.DB.Read.NewQuery("SELECT id, public_key FROM bundle_instance").Row(&id, &pub))
+	assert.Equal(t, a.set.Identity.ID(), id)
+	assert.Equal(t, bundle.EncodePublicKey(a.set.Identity.Public()), pub)
+	r, err := bundle.Open(path, bundle.DefaultLimits)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, a.set.Identity.Fingerprint(), r.Fingerprint())
+}
