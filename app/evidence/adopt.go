@@ -49,7 +49,7 @@ func (s *Service) OpenContent(sum string, size int64) (*os.File, error) {
 	return f, nil
 }
 
-// Adopt moves staged files into the content store, then runs commit (the
+// Adopt puts staged files into the content store, then runs commit (the
 // transaction inserting the rows that name them), all under the lock that
 // evidence uploads take, so no upload can decide to reuse a file that a
 // failed adopt then removes. Content already stored is left as it is
@@ -87,23 +87,19 @@ func (s *Service) Adopt(ctx context.Context, files []Staged, commit func() error
 	return nil
 }
 
-// moveIn renames a staged file to its content address, or copies it there
-// (through the temporary directory, then an atomic rename) when the staging
-// area is on another file system.
+// moveIn links a staged file to its content address (the staged copy stays
+// until its import is discarded, so a failed apply can be retried), or
+// copies it there (through the temporary directory, then an atomic rename)
+// when linking is not possible (another file system).
 func (s *Service) moveIn(f Staged) error {
 	final := s.contentPath(f.SHA256)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("evidence: create %s: %w", dir, err)
 	}
-	err := os.Rename(f.Path, final)
-	if err == nil {
+	if err := os.Link(f.Path, final); err == nil {
 		syncDir(dir)
 		return nil
-	}
-	var le *os.LinkError
-	if !errors.As(err, &le) {
-		return fmt.Errorf("evidence: store content: %w", err)
 	}
 	src, err := os.Open(f.Path)
 	if err != nil {

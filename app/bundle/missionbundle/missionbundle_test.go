@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -58,11 +59,16 @@ func newClock(start time.Time) *clock {
 }
 
 func newInstance(t *testing.T, name string, c *clock) *instance {
+	return newInstanceWith(t, name, c, nil)
+}
+
+func newInstanceWith(t *testing.T, name string, c *clock, beforeCommit func(context.Context) error) *instance {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	dir := t.TempDir()
-	set, err := services.New(services.Options{DB: d, DataDir: dir, Key: []byte(strings.Repeat("k", 32)), Now: c.now, Argon2: cheapArgon})
+	set, err := services.New(services.Options{DB: d, DataDir: dir, Key: []byte(strings.Repeat("k", 32)), Now: c.now, Argon2: cheapArgon,
+		BeforeBundleCommit: beforeCommit})
 	require.NoError(t, err)
 	require.NoError(t, d.Tx(ctx, func(tx *dbx.Tx) error {
 		_, err := set.Identity.Rename(ctx, tx, name, db.NewTime(c.now()))
@@ -437,4 +443,47 @@ func TestIdentityRowSurvivesReset(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	assert.Equal(t, a.set.Identity.Fingerprint(), r.Fingerprint())
+}
+
+// A transaction that fails after the evidence was put in place leaves no
+// mission and no content behind, and the same import can be applied again.
+func TestFailedApplyLeavesNothingAndCanBeRetried(t *testing.T) {
+	t.Parallel()
+	c := newClock(time.Time{})
+	a := newInstance(t, "Red laptop", c)
+	fail := true
+	b := newInstanceWith(t, "Team server", c, func(context.Context) error {
+		if fail {
+			return errors.New("disk full (test)")
+		}
+		return nil
+	})
+	missionID, _, blobs := a.seed()
+	path := a.export(missionID, missionbundle.ExportOptions{Evidence: true, Blue: true})
+	ctx := context.Background()
+	imp, err := b.imports.OpenFile(ctx, b.admin.UserID, path)
+	require.NoError(t, err)
+	_, err = b.set.Bundles.Plan(ctx, b.admin, imp, nil, nil)
+	require.NoError(t, err)
+	_, err = b.set.Bundles.Apply(ctx, b.admin, imp, missionbundle.ApplyParams{AcceptUntrusted: true})
+	require.ErrorContains(t, err, "disk full")
+	var n int
+	require.NoError(t, b.set.DB.Read.NewQuery("SELECT COUNT(*) FROM missions").Row(&n))
+	assert.Zero(t, n)
+	for sum := range blobs {
+		assert.False(t, b.set.Evidence.HasContent(sum, int64(len(blobs[sum]))), "no content of a failed apply stays")
+	}
+	fail = false
+	done, err := b.set.Bundles.Apply(ctx, b.admin, imp, missionbundle.ApplyParams{AcceptUntrusted: true})
+	require.NoError(t, err, "the staged import is still whole")
+	assert.Equal(t, 2, done.Objects["evidence"].Created)
+	for sum, content := range blobs {
+		got, err := os.ReadFile(filepath.Join(b.dir, "evidence", sum[:2], sum[2:]))
+		require.NoError(t, err)
+		assert.Equal(t, content, got)
+	}
+	b.imports.Discard(imp)
+	for sum := range blobs {
+		assert.True(t, b.set.Evidence.HasContent(sum, int64(len(blobs[sum]))), "discarding the staging keeps the adopted content")
+	}
 }
