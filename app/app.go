@@ -16,14 +16,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/config"
+	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
+	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/server"
 	"github.com/purplebook/purplebook/app/service"
 	"github.com/purplebook/purplebook/app/services"
 	"github.com/purplebook/purplebook/assets"
+	"golang.org/x/term"
 )
 
 // env is what every command gets: its output streams and the environment.
@@ -45,6 +49,8 @@ func commands() []command {
 		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
 		{"bundle", "carry engagements between instances: export --mission ID --out FILE | import FILE [--dry-run] | key", runBundle},
+		{"audit", "check the audit trail: verify [--anchor FILE] | anchor", runAudit},
+		{"evidence", "maintain evidence files: gc [--dry-run] (removes files no row names)", runEvidence},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
 		{"version", "print the version", runVersion},
 	}
@@ -67,6 +73,11 @@ func usage(w io.Writer) {
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return mainContext(context.Background(), args, stdout, stderr, getenv)
+}
+
+// mainContext is Main until ctx ends (tests stop a server with it).
+func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := env{stdout: stdout, stderr: stderr, getenv: getenv}
 	name := "serve"
 	if len(args) > 0 {
@@ -82,7 +93,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 		if c.name != name {
 			continue
 		}
-		err := c.run(context.Background(), e, args)
+		err := c.run(ctx, e, args)
 		switch {
 		case err == nil:
 			return 0
@@ -138,10 +149,24 @@ func setupLogging(cfg config.Config, w io.Writer) {
 	slog.SetDefault(slog.New(h))
 }
 
+// prepareDataDir creates the data dir (0700) and, for SQLite, the database
+// file (0600) before SQLite opens it, so its -wal and -shm are private too.
+func prepareDataDir(cfg config.Config) error {
+	dbFile := ""
+	if !config.IsPostgres(cfg.DatabaseURL()) {
+		f, _, err := db.SQLiteFile(cfg.DatabaseURL())
+		if err != nil {
+			return err
+		}
+		dbFile = f
+	}
+	return datadir.Prepare(cfg.DataDir, dbFile)
+}
+
 // openDB opens and migrates the database of cfg.
 func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := prepareDataDir(cfg); err != nil {
+		return nil, err
 	}
 	d, err := db.Open(ctx, cfg.DatabaseURL())
 	if err != nil {
@@ -155,9 +180,45 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 }
 
 // newServices builds the instance's services on the wall clock, with the
-// signing key of the data dir.
+// signing key of the data dir and a temporary area of this process there
+// (Set.Close removes it).
 func newServices(cfg config.Config, d *db.DB) (*services.Set, error) {
-	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now})
+	return newServicesWith(cfg, d, nil)
+}
+
+func newServicesWith(cfg config.Config, d *db.DB, tmp *datadir.Temp) (*services.Set, error) {
+	return services.New(services.Options{DB: d, DataDir: cfg.DataDir, Now: time.Now, ImportDir: cfg.ImportDir, Temp: tmp})
+}
+
+// startupCleanup runs before the server takes requests: audit events from
+// before the hash chain sealed into it, group and other permissions off the
+// data dir, and content files no row names removed
+// (at once when no other process shares the data dir, else only those
+// older than an hour, which no upload in flight can own).
+func startupCleanup(ctx context.Context, cfg config.Config, set *services.Set) {
+	if n, err := audit.Seal(ctx, set.DB); err != nil {
+		slog.Warn("audit_seal_failed", "err", err)
+	} else if n > 0 {
+		slog.Info("audit_sealed", "events", n)
+	}
+	if n, err := datadir.Secure(cfg.DataDir); err != nil {
+		slog.Warn("data_dir_modes_failed", "err", err)
+	} else if n > 0 {
+		slog.Info("data_dir_modes_tightened", "paths", n)
+	}
+	minAge := time.Duration(0)
+	if set.Temp.OthersAlive() {
+		minAge = time.Hour
+	}
+	rep, err := set.Evidence.GC(ctx, evidence.GCOptions{MinAge: minAge, Actor: audit.Actor{Label: "system (start)"}})
+	if err != nil {
+		slog.Warn("evidence_gc_failed", "err", err)
+		return
+	}
+	if rep.Removed > 0 || rep.Recent > 0 || len(rep.Missing) > 0 {
+		slog.Info("evidence_gc", "removed", rep.Removed, "bytes", rep.OrphanSize, "spared_recent", rep.Recent,
+			"missing", len(rep.Missing))
+	}
 }
 
 // newImports opens this process's bundle staging area in the data dir.
@@ -186,11 +247,24 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another purplebook running? choose another port with --listen)", cfg.Listen, err)
 	}
-	set, err := newServices(cfg, d)
+	// This process's temporary area; what crashed processes left in the
+	// data dir's tmp goes now (no request can own it).
+	tmp, cleaned, err := datadir.OpenTemp(cfg.DataDir)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	if len(cleaned.Removed) > 0 {
+		slog.Info("tmp_cleanup", "removed", len(cleaned.Removed), "bytes", cleaned.Bytes)
+	}
+	set, err := newServicesWith(cfg, d, tmp)
+	if err != nil {
+		tmp.Close()
+		ln.Close()
+		return err
+	}
+	defer set.Close()
+	startupCleanup(ctx, cfg, set)
 	authSvc := set.Auth
 	setupToken, err := authSvc.PrepareSetup(ctx)
 	if err != nil {
@@ -205,19 +279,22 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer imports.Close()
-	srv := server.New(server.Options{Set: set, Imports: imports, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset})
+	srv := server.New(server.Options{Set: set, Imports: imports, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset,
+		TrustedProxies: cfg.TrustedProxies})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "driver", d.Driver(), "db", config.Redacted(cfg.DatabaseURL()), "reset_enabled", cfg.EnableReset)
 	fmt.Fprintf(e.stdout, "Purplebook %s listening on %s\n", version, url)
 	fmt.Fprintf(e.stdout, "Data directory: %s\n", cfg.DataDir)
-	if setupToken != "" && service.Interactive() {
+	if setupToken != "" && isTerminal(e.stdout) && service.Interactive() {
 		fmt.Fprintf(e.stdout, "\nFirst run: no account exists yet. Create the administrator at\n  %ssetup?token=%s\n", url, setupToken)
 		fmt.Fprintf(e.stdout, "The one-time token is also in %s (readable only by this user).\n", authSvc.SetupTokenPath())
 		fmt.Fprintf(e.stdout, "Or from a console: purplebook user create-admin --data-dir %q --email you@example.com --name \"Your Name\"\n\n", cfg.DataDir)
 	} else if setupToken != "" {
-		// Under a service manager stdout goes to the system log: name the
-		// file (readable by the service user and administrators), not the token.
+		// Not a terminal (a service manager, a redirected log): the output
+		// is kept somewhere others may read. Name the file (0600, readable
+		// by the service user and administrators), never the token.
+		slog.Info("setup_required", "url", url+"setup", "token_file", authSvc.SetupTokenPath())
 		fmt.Fprintf(e.stdout, "First run: open %ssetup and enter the one-time token from %s\n", url, authSvc.SetupTokenPath())
 	}
 	return service.Run(ctx, service.Config(append([]string{"serve"}, args...)), func(ctx context.Context) error {
@@ -225,6 +302,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 		slog.Info("server_stopped")
 		return err
 	})
+}
+
+// isTerminal reports whether w is a terminal a person is looking at: only
+// then may a secret be printed.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // displayAddr turns 0.0.0.0 / [::] into something a browser can open.
@@ -257,7 +341,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := prepareDataDir(cfg); err != nil {
 		return err
 	}
 	d, err := db.Open(ctx, cfg.DatabaseURL())

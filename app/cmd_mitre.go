@@ -69,6 +69,11 @@ A source that is not the pinned release needs --sha256 or --allow-unverified.`
 	if err != nil {
 		return err
 	}
+	defer set.Close()
+	// The operator at the console may read any local file or URL; the
+	// API's confinement (import directory, allowed hosts) is for callers
+	// over the network.
+	p.Trusted = true
 	res, err := set.Mitre.Sync(ctx, p, audit.Actor{Label: "console"})
 	clearProgress(e)
 	if err != nil {

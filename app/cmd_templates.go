@@ -42,13 +42,6 @@ transaction; a rejected file or archive imports nothing.`
 		fmt.Fprintln(e.stderr, "templates import-atomics: give at least one PATH")
 		return errUsage
 	}
-	// Read and parse everything before touching the database.
-	c := templates.NewAtomicCollector()
-	for _, p := range paths {
-		if err := c.AddPath(p); err != nil {
-			return err
-		}
-	}
 	d, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -57,6 +50,15 @@ transaction; a rejected file or archive imports nothing.`
 	set, err := newServices(cfg, d)
 	if err != nil {
 		return err
+	}
+	defer set.Close()
+	// Read and parse everything before writing: archives are spooled in
+	// this process's temporary area of the data dir.
+	c := set.Templates.NewAtomicCollector()
+	for _, p := range paths {
+		if err := c.AddPath(p); err != nil {
+			return err
+		}
 	}
 	rep, err := set.Templates.ImportAtomicFiles(ctx, audit.Actor{Label: "console"}, c)
 	if err != nil {

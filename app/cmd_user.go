@@ -64,6 +64,7 @@ Works on the data directory directly; the server may be running.`
 	if err != nil {
 		return err
 	}
+	defer set.Close()
 	svc := set.Auth
 	if action == "create-admin" {
 		id, err := svc.CreateAdmin(ctx, email, name, pw)

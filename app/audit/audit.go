@@ -1,5 +1,7 @@
 // Package audit records who did what to which object, in the same
-// transaction as the change, and lists the record for administrators.
+// transaction as the change, and lists the record for administrators. The
+// record is a hash chain (chain.go): editing, removing or inserting a row
+// behind the application's back is found by Verify.
 package audit
 
 import (
@@ -30,20 +32,23 @@ type Event struct {
 
 // Record writes ev, which happened at at (the caller's clock: audit has
 // none of its own, so an event carries the same time as the change it
-// records). Pass the transaction of the change so both commit together.
+// records). Pass the transaction of the change so both commit together;
+// given a pool instead, Record runs its own transaction. The event is
+// appended to the hash chain (chain.go): on PostgreSQL the chain's head row
+// stays locked until the transaction ends, so record last in it.
 func Record(ctx context.Context, b dbx.Builder, at db.Time, a Actor, ev Event) error {
 	if at.IsZero() {
 		return fmt.Errorf("audit: record %s: no time given", ev.Action)
 	}
-	_, err := b.Insert("audit_events", params(at, a, ev)).WithContext(ctx).Execute()
-	if err != nil {
+	if err := appendRows(ctx, b, []dbx.Params{params(at, a, ev)}); err != nil {
 		return fmt.Errorf("audit: record %s: %w", ev.Action, err)
 	}
 	return nil
 }
 
-// RecordMany writes several events of one actor at one time with multi-row
-// INSERTs (bulk imports record one event per created object).
+// RecordMany writes several events of one actor at one time, chained in
+// order, with multi-row INSERTs (bulk imports record one event per created
+// object).
 func RecordMany(ctx context.Context, b dbx.Builder, at db.Time, a Actor, evs []Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -51,17 +56,39 @@ func RecordMany(ctx context.Context, b dbx.Builder, at db.Time, a Actor, evs []E
 	if at.IsZero() {
 		return fmt.Errorf("audit: record %s: no time given", evs[0].Action)
 	}
-	rows := make([][]any, len(evs))
+	rows := make([]dbx.Params, len(evs))
 	for i, ev := range evs {
-		p := params(at, a, ev)
-		row := make([]any, len(columns))
-		for j, c := range columns {
-			row[j] = p[c]
-		}
-		rows[i] = row
+		rows[i] = params(at, a, ev)
 	}
-	if err := db.InsertRows(ctx, b, "audit_events", columns, rows); err != nil {
+	if err := appendRows(ctx, b, rows); err != nil {
 		return fmt.Errorf("audit: record %s: %w", evs[0].Action, err)
+	}
+	return nil
+}
+
+// Copy appends events that were recorded elsewhere (another instance's, in
+// a bundle) with their own ids, times and actors, chained here in the order
+// given. Details must be a JSON object.
+func Copy(ctx context.Context, b dbx.Builder, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	rows := make([]dbx.Params, len(entries))
+	for i, e := range entries {
+		var actor any
+		if e.ActorUserID != nil {
+			actor = *e.ActorUserID
+		}
+		details := string(e.Details)
+		if details == "" {
+			details = "{}"
+		}
+		rows[i] = dbx.Params{"id": e.ID, "at": e.At, "actor_user_id": actor, "actor_label": e.ActorLabel,
+			"action": e.Action, "object_type": e.ObjectType, "object_id": e.ObjectID, "details": details,
+			"ip": e.IP, "request_id": e.RequestID}
+	}
+	if err := appendRows(ctx, b, rows); err != nil {
+		return fmt.Errorf("audit: copy events: %w", err)
 	}
 	return nil
 }
@@ -98,6 +125,11 @@ type Entry struct {
 	Details     db.JSON `db:"details" json:"details"`
 	IP          string  `db:"ip" json:"ip"`
 	RequestID   string  `db:"request_id" json:"request_id"`
+	// Seq is the event's position in the hash chain and Hash its link
+	// (chain.go); both are set by the chain, never by callers.
+	Seq      *int64  `db:"seq" json:"seq"`
+	PrevHash *string `db:"prev_hash" json:"-"`
+	Hash     *string `db:"hash" json:"hash"`
 }
 
 // Filter narrows List. Action matches exactly or, ending in ".", by prefix.

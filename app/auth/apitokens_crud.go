@@ -81,7 +81,7 @@ func (t *APIToken) finish(now time.Time) error {
 // cannot mint more.
 func (s *Service) CreateAPIToken(ctx context.Context, p *Principal, in CreateAPITokenParams, m Meta) (NewAPIToken, error) {
 	if p.TokenID != "" {
-		return NewAPIToken{}, errSessionRequired
+		return NewAPIToken{}, ErrSessionRequired
 	}
 	var inv apperr.Invalid
 	name := strings.TrimSpace(in.Name)
@@ -192,6 +192,9 @@ var errAPITokenNotFound = apperr.New(apperr.ErrNotFound, "api_token_not_found", 
 // Other users' tokens are not found. Revoking a revoked token changes
 // nothing.
 func (s *Service) RevokeAPIToken(ctx context.Context, p *Principal, id string, m Meta) error {
+	if p.TokenID != "" {
+		return ErrSessionRequired
+	}
 	if !db.ValidID(id) {
 		return errAPITokenNotFound
 	}

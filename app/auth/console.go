@@ -60,8 +60,12 @@ func (s *Service) setPassword(ctx context.Context, userID, password string, acto
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": userID}, "password_changed"); err != nil {
 			return err
 		}
+		n, err := s.revokeAPITokens(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: userID,
-			Details: map[string]any{"via": via}})
+			Details: map[string]any{"via": via, "api_tokens_revoked": n}})
 	})
 	if err != nil {
 		return fmt.Errorf("auth: set password: %w", err)

@@ -113,8 +113,10 @@ var (
 		"The code is incorrect. Enter the current code from your authenticator app, or one of your recovery codes.")
 	errMFACodeReused = apperr.New(apperr.ErrUnauthenticated, "mfa_code_reused",
 		"This code was already used. Wait for the next code from your authenticator app.")
-	errSessionRequired = apperr.New(apperr.ErrForbidden, "session_required",
-		"API tokens cannot change two-factor authentication or create API tokens: sign in with your password.")
+	// ErrSessionRequired answers a personal API token on a route that
+	// reads or changes its owner's credentials or profile.
+	ErrSessionRequired = apperr.New(apperr.ErrForbidden, "session_required",
+		"API tokens cannot change passwords, two-factor authentication, API tokens or the profile: sign in with your password.")
 	errMFANotEnabled = apperr.New(apperr.ErrConflict, "mfa_not_enabled", "Two-factor authentication is not turned on for your account.")
 )
 
@@ -218,7 +220,7 @@ type MFAEnrollment struct {
 // session may do this, never an API token.
 func (s *Service) EnrollMFA(ctx context.Context, p *Principal, m Meta) (MFAEnrollment, error) {
 	if p.TokenID != "" {
-		return MFAEnrollment{}, errSessionRequired
+		return MFAEnrollment{}, ErrSessionRequired
 	}
 	u, err := s.mfaUser(ctx, s.db.Read, p.UserID)
 	if err != nil {
@@ -268,7 +270,7 @@ type RecoveryCodes struct {
 // the recovery codes.
 func (s *Service) ConfirmMFA(ctx context.Context, p *Principal, code string, m Meta) (RecoveryCodes, error) {
 	if p.TokenID != "" {
-		return RecoveryCodes{}, errSessionRequired
+		return RecoveryCodes{}, ErrSessionRequired
 	}
 	code = normalizeCode(code)
 	if code == "" {
@@ -343,7 +345,7 @@ func (s *Service) checkPasswordFor(ctx context.Context, p *Principal, u mfaUserR
 // the password: the secret and the recovery codes are deleted.
 func (s *Service) DisableMFA(ctx context.Context, p *Principal, password string, m Meta) error {
 	if p.TokenID != "" {
-		return errSessionRequired
+		return ErrSessionRequired
 	}
 	u, err := s.mfaUser(ctx, s.db.Read, p.UserID)
 	if err != nil {
@@ -377,7 +379,8 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password string,
 // ResetMFA turns MFA off for another account on behalf of an administrator
 // (the caller checks user.manage): the way back for a user who lost both
 // the authenticator and the recovery codes. Their sessions end, so the next
-// login is by password only (and enrols again when MFA is required).
+// login is by password only (and enrols again when MFA is required), and
+// their API tokens are revoked.
 func (s *Service) ResetMFA(ctx context.Context, actor *Principal, userID string, m Meta) error {
 	if !db.ValidID(userID) {
 		return apperr.New(apperr.ErrNotFound, "user_not_found", "No such user.")
@@ -401,8 +404,12 @@ func (s *Service) ResetMFA(ctx context.Context, actor *Principal, userID string,
 		if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": u.ID}, "mfa_reset"); err != nil {
 			return err
 		}
+		n, err := s.revokeAPITokens(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "auth.mfa_reset", ObjectType: "user", ObjectID: u.ID,
-			Details: map[string]any{"email": u.Email}})
+			Details: map[string]any{"email": u.Email, "api_tokens_revoked": n}})
 	})
 	if err != nil {
 		return err
@@ -415,7 +422,7 @@ func (s *Service) ResetMFA(ctx context.Context, actor *Principal, userID string,
 // password.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p *Principal, password string, m Meta) (RecoveryCodes, error) {
 	if p.TokenID != "" {
-		return RecoveryCodes{}, errSessionRequired
+		return RecoveryCodes{}, ErrSessionRequired
 	}
 	u, err := s.mfaUser(ctx, s.db.Read, p.UserID)
 	if err != nil {

@@ -88,6 +88,20 @@ func (s *Service) revokeWhere(ctx context.Context, tx dbx.Builder, where dbx.Has
 	return err
 }
 
+// revokeAPITokens revokes every live API token of a user and returns how
+// many: a credential change (password, MFA reset) or a deactivation ends
+// the tokens minted under the old credentials too, for good.
+func (s *Service) revokeAPITokens(ctx context.Context, tx dbx.Builder, userID string) (int64, error) {
+	now := s.nowTime()
+	res, err := tx.Update("api_tokens", dbx.Params{"revoked_at": now, "updated_at": now},
+		dbx.HashExp{"user_id": userID, "revoked_at": nil}).WithContext(ctx).Execute()
+	if err != nil {
+		return 0, fmt.Errorf("auth: revoke api tokens: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func (s *Service) userGroups(ctx context.Context, b dbx.Builder, userID string) ([]GroupRef, error) {
 	groups := []GroupRef{}
 	err := b.NewQuery(`SELECT g.id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id

@@ -8,13 +8,14 @@ import (
 
 // throttle slows down password guessing. Failures are counted per key; after
 // `free` failures each further failure locks the key for an exponentially
-// growing delay (1 s, 2 s, 4 s, …) capped at `max`. Keys are "ip:<addr>"
-// (all accounts from one address), "acct:<email>|<addr>" (one account from
-// one address) and "acct:<email>" (one account from anywhere, with a much
-// higher threshold and a short cap). The per-account-from-anywhere lock is
-// capped at one minute so nobody can lock the admin out for long, while one
-// address hammering one account is stopped hard. State is in memory: a
-// restart clears it, which an operator can use as a last resort.
+// growing delay (1 s, 2 s, 4 s, …) capped at `max`. Keys are
+// "acct:<email>|<addr>" (one account from one address: stopped hard) and
+// "acct:<email>" (one account from anywhere: a much higher threshold and a
+// one-minute cap, so a spread-out attack is slowed while nobody can lock the
+// admin out for long). There is deliberately no per-address key: behind a
+// shared proxy or NAT one guesser would lock every account of the office
+// out. State is in memory: a restart clears it, which an operator can use
+// as a last resort.
 type throttle struct {
 	mu    sync.Mutex
 	now   func() time.Time
@@ -33,7 +34,6 @@ type throttleRule struct {
 }
 
 var (
-	ruleIP          = throttleRule{free: 20, max: 15 * time.Minute}
 	ruleAccountAddr = throttleRule{free: 5, max: 15 * time.Minute}
 	ruleAccount     = throttleRule{free: 50, max: time.Minute}
 	throttleForget  = 24 * time.Hour
@@ -45,7 +45,6 @@ func newThrottle(now func() time.Time) *throttle {
 
 func throttleKeys(email, ip string) map[string]throttleRule {
 	return map[string]throttleRule{
-		"ip:" + ip:                 ruleIP,
 		"acct:" + email + "|" + ip: ruleAccountAddr,
 		"acct:" + email:            ruleAccount,
 	}

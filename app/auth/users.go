@@ -380,13 +380,19 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Principal, id string, i
 		if err := s.checkAdminsLeft(ctx, tx, before); err != nil {
 			return err
 		}
+		details := ch.details()
 		if disable {
 			if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": u.ID}, "user_disabled"); err != nil {
 				return err
 			}
+			n, err := s.revokeAPITokens(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			details["api_tokens_revoked"] = n
 		}
 		return audit.Record(ctx, tx, now, actor.Actor(m), audit.Event{Action: "user.update", ObjectType: "user", ObjectID: u.ID,
-			Details: ch.details()})
+			Details: details})
 	})
 	if err != nil {
 		return UserDetail{}, err
@@ -502,18 +508,12 @@ func (s *Service) revokeUserTokens(ctx context.Context, tx *dbx.Tx, userID, reas
 	if err := s.revokeWhere(ctx, tx, dbx.HashExp{"user_id": userID}, reason); err != nil {
 		return fmt.Errorf("auth: revoke sessions: %w", err)
 	}
-	now := s.nowTime()
-	_, err := tx.Update("api_tokens", dbx.Params{"revoked_at": now, "updated_at": now},
-		dbx.HashExp{"user_id": userID, "revoked_at": nil}).WithContext(ctx).Execute()
-	if err != nil {
-		return fmt.Errorf("auth: revoke api tokens: %w", err)
-	}
-	return nil
+	_, err := s.revokeAPITokens(ctx, tx, userID)
+	return err
 }
 
 // SetUserPassword sets a new password for an account on behalf of an
-// administrator and ends every session of that account (its API tokens
-// stay valid).
+// administrator and ends every session and API token of that account.
 func (s *Service) SetUserPassword(ctx context.Context, actor *Principal, id, password string, m Meta) error {
 	u, err := s.liveUser(ctx, s.db.Read, id)
 	if err != nil {
@@ -533,9 +533,13 @@ type ChangePasswordParams struct {
 
 // ChangePassword lets a user change their own password. The current
 // password must be given (wrong guesses count as failed logins for the
-// throttle). Every other session of the user ends; the calling session
-// stays signed in. API tokens are kept.
+// throttle). Every other session of the user ends and every API token is
+// revoked (minted under the old password, they could outlive a leak); the
+// calling session stays signed in. Only a login session may do this.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, in ChangePasswordParams, m Meta) error {
+	if p.TokenID != "" {
+		return ErrSessionRequired
+	}
 	u, err := s.liveUser(ctx, s.db.Read, p.UserID)
 	if err != nil {
 		return errSessionEnded
@@ -580,8 +584,12 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, in ChangePas
 			others).WithContext(ctx).Execute(); err != nil {
 			return err
 		}
+		n, err := s.revokeAPITokens(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, now, p.Actor(m), audit.Event{Action: "user.password_changed", ObjectType: "user", ObjectID: u.ID,
-			Details: map[string]any{"via": "self", "kept_session": p.SessionID != ""}})
+			Details: map[string]any{"via": "self", "kept_session": p.SessionID != "", "api_tokens_revoked": n}})
 	})
 	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
@@ -595,8 +603,12 @@ type UpdateMeParams struct {
 	Name patch.Field[string] `json:"name"`
 }
 
-// UpdateMe changes the caller's own profile (their name).
+// UpdateMe changes the caller's own profile (their name). Only a login
+// session may do this.
 func (s *Service) UpdateMe(ctx context.Context, p *Principal, in UpdateMeParams, m Meta) (Me, error) {
+	if p.TokenID != "" {
+		return Me{}, ErrSessionRequired
+	}
 	if in.Name.Set {
 		name := strings.TrimSpace(in.Name.Value)
 		if in.Name.Null {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,14 @@ type Config struct {
 	LogFormat   string // auto, text or json
 	LogLevel    string // debug, info, warn, error
 	EnableReset bool
+	// ImportDir is the one server directory POST /mitre/sync may read a
+	// bundle from by name; empty = uploads only.
+	ImportDir string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (comma-separated addresses or CIDRs in the flag).
+	TrustedProxies []netip.Prefix
+
+	trustedProxies string
 }
 
 // DefaultListen is loopback only: a laptop tool must not expose itself by accident.
@@ -96,6 +105,8 @@ func NewFlagSet(name, usage string, out io.Writer, getenv func(string) string) *
 func (f *FlagSet) RegisterServe() {
 	f.StringVar(&f.cfg.Listen, "listen", "", "address to listen on (env PURPLEBOOK_LISTEN; default "+DefaultListen+"; use 0.0.0.0:8420 for a team server)")
 	f.BoolVar(&f.cfg.EnableReset, "enable-reset", false, "enable POST /api/v1/diag/reset, which deletes all data (env PURPLEBOOK_ENABLE_RESET; for tests only)")
+	f.StringVar(&f.cfg.ImportDir, "import-dir", "", "directory the ATT&CK sync API may read bundles from by name (env PURPLEBOOK_IMPORT_DIR; default none: uploads only)")
+	f.StringVar(&f.cfg.trustedProxies, "trusted-proxies", "", "reverse proxies whose X-Forwarded-For names the client, as comma-separated addresses or CIDRs (env PURPLEBOOK_TRUSTED_PROXIES; default none)")
 }
 
 // Parse parses args and resolves env and defaults. flag.ErrHelp is returned
@@ -123,6 +134,10 @@ func (f *FlagSet) Parse(args []string) (Config, error) {
 	str("log-level", &c.LogLevel, "PURPLEBOOK_LOG_LEVEL", "info")
 	if f.Lookup("listen") != nil {
 		str("listen", &c.Listen, "PURPLEBOOK_LISTEN", DefaultListen)
+	}
+	if f.Lookup("import-dir") != nil {
+		str("import-dir", &c.ImportDir, "PURPLEBOOK_IMPORT_DIR", "")
+		str("trusted-proxies", &c.trustedProxies, "PURPLEBOOK_TRUSTED_PROXIES", "")
 	}
 	if f.Lookup("enable-reset") != nil && !f.set["enable-reset"] {
 		if v := f.getenv("PURPLEBOOK_ENABLE_RESET"); v != "" {
@@ -164,10 +179,51 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--listen: %q has an invalid port", c.Listen))
 		}
 	}
+	if c.ImportDir != "" {
+		if abs, err := filepath.Abs(c.ImportDir); err == nil {
+			c.ImportDir = abs
+		}
+		if st, err := os.Stat(c.ImportDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--import-dir: %q is not a directory", c.ImportDir))
+		}
+	}
+	if c.trustedProxies != "" {
+		ps, err := ParsePrefixes(c.trustedProxies)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+		}
+		c.TrustedProxies = ps
+	}
 	if c.DB != "" && !IsPostgres(c.DB) && strings.Contains(c.DB, "://") {
 		errs = append(errs, fmt.Errorf("--db: %q: use a file path for SQLite or a postgres:// URL", Redacted(c.DB)))
 	}
 	return errors.Join(errs...)
+}
+
+// ParsePrefixes reads comma-separated addresses (a single host) and CIDRs.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR", f)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // DefaultDataDir follows the OS convention: %ProgramData%\Purplebook on

@@ -31,7 +31,11 @@ func init() {
 		openMigr: func(ctx context.Context, dsn string) (*sql.DB, error) {
 			// foreign_keys is a no-op inside the migration's transaction and
 			// table rebuilds need it off; integrity is checked afterwards.
-			c, err := sql.Open("sqlite", sqliteDSN(dsn, "foreign_keys(0)", ""))
+			path, sync, err := SQLiteFile(dsn)
+			if err != nil {
+				return nil, err
+			}
+			c, err := sql.Open("sqlite", sqliteDSN(path, "foreign_keys(0)", "", sync))
 			if err != nil {
 				return nil, err
 			}
@@ -49,14 +53,16 @@ func init() {
 }
 
 // sqliteDSN builds the modernc DSN with the pragmas every connection needs:
-// busy_timeout first (so the others wait rather than fail), WAL, NORMAL
-// synchronous (durable across application crashes; a power loss may lose the
-// last transactions but never corrupts), foreign keys.
-func sqliteDSN(path, foreignKeys, txlock string) string {
+// busy_timeout first (so the others wait rather than fail), WAL, FULL
+// synchronous, foreign keys. In WAL mode NORMAL survives application crashes
+// but a power cut or OS crash may lose the last acknowledged commits; FULL
+// syncs the WAL at every commit, so an acknowledged write survives what a
+// laptop does (a dying battery). bench/missionload -sync prints the cost.
+func sqliteDSN(path, foreignKeys, txlock, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", foreignKeys)
 	if txlock != "" {
 		q.Set("_txlock", txlock)
@@ -64,18 +70,47 @@ func sqliteDSN(path, foreignKeys, txlock string) string {
 	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
 
-func sqlitePath(dsn string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+// DefaultSynchronous is the SQLite synchronous level: FULL.
+const DefaultSynchronous = "FULL"
+
+// SQLiteFile is the database file a SQLite DSN names, and its synchronous
+// level: a DSN may end in ?synchronous=NORMAL (or OFF, EXTRA) to trade the
+// durability of the last commits for speed.
+func SQLiteFile(dsn string) (path, synchronous string, err error) {
+	path = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	synchronous = DefaultSynchronous
+	if i := strings.LastIndex(path, "?"); i >= 0 {
+		q, perr := url.ParseQuery(path[i+1:])
+		path = path[:i]
+		if perr != nil {
+			return "", "", fmt.Errorf("db: %q: invalid options", dsn)
+		}
+		for k, v := range q {
+			if k != "synchronous" || len(v) != 1 {
+				return "", "", fmt.Errorf("db: unknown SQLite option %q (only synchronous=FULL|NORMAL|EXTRA|OFF)", k)
+			}
+			switch up := strings.ToUpper(v[0]); up {
+			case "FULL", "NORMAL", "EXTRA", "OFF":
+				synchronous = up
+			default:
+				return "", "", fmt.Errorf("db: synchronous=%q: use FULL, NORMAL, EXTRA or OFF", v[0])
+			}
+		}
+	}
+	return path, synchronous, nil
 }
 
 func openSQLite(ctx context.Context, dsn string) (read, write *sql.DB, err error) {
-	path := sqlitePath(dsn)
+	path, sync, err := SQLiteFile(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("db: create directory for %s: %w", path, err)
 		}
 	}
-	write, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "immediate"))
+	write, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "immediate", sync))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +121,7 @@ func openSQLite(ctx context.Context, dsn string) (read, write *sql.DB, err error
 		write.Close()
 		return nil, nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
-	read, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", ""))
+	read, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "", sync))
 	if err != nil {
 		write.Close()
 		return nil, nil, err

@@ -3,8 +3,8 @@
 // content-addressed by sha256 under <data-dir>/evidence/ab/cdef… (the first
 // two hex digits name the directory), so identical uploads share one file.
 //
-// Uploads stream to a temporary file under <data-dir>/evidence/tmp while the
-// hash is computed: nothing is ever held whole in memory, an upload over the
+// Uploads stream to a temporary file in the process's temporary area of the
+// data dir (<data-dir>/tmp/<run>, see app/datadir) while the hash is computed: nothing is ever held whole in memory, an upload over the
 // size limit leaves nothing behind, and a content file appears at its final
 // name only complete (fsync, then an atomic rename).
 //
@@ -52,6 +52,7 @@ type Options struct {
 	Missions *missions.Service
 	Limits   Limits
 	DataDir  string           // evidence lives in DataDir/evidence
+	TempDir  string           // uploads are spooled here (same filesystem as DataDir)
 	Now      func() time.Time // nil = time.Now
 }
 
@@ -62,7 +63,7 @@ type Service struct {
 	limits   Limits
 	now      func() time.Time
 	root     string // <data-dir>/evidence
-	tmp      string // <data-dir>/evidence/tmp
+	tmp      string // the process's temporary area
 
 	// commit serialises "place the content file, insert the row, remove the
 	// file again if the insert failed" within this process, so a failed
@@ -74,25 +75,32 @@ type Service struct {
 	failTx func() error
 }
 
-// staleTemp is how old an abandoned temporary upload must be before New
-// removes it (a crash mid-upload leaves one behind).
-const staleTemp = 24 * time.Hour
-
-// New builds the service and creates the evidence directories (0700). It
-// removes temporary uploads left behind by a crash.
+// New builds the service and creates the evidence directory (0700). The
+// temporary uploads an older version kept in <data-dir>/evidence/tmp are
+// removed: no request can own them now.
 func New(o Options) (*Service, error) {
 	if o.DataDir == "" {
 		return nil, fmt.Errorf("evidence: no data directory")
+	}
+	if o.TempDir == "" {
+		return nil, fmt.Errorf("evidence: no temporary directory")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	root := filepath.Join(o.DataDir, "evidence")
-	s := &Service{db: o.DB, missions: o.Missions, limits: o.Limits, now: o.Now, root: root, tmp: filepath.Join(root, "tmp")}
-	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
-		return nil, fmt.Errorf("evidence: create %s: %w", s.tmp, err)
+	s := &Service{db: o.DB, missions: o.Missions, limits: o.Limits, now: o.Now, root: root, tmp: o.TempDir}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("evidence: create %s: %w", root, err)
 	}
-	s.removeStaleTemps(s.now().Add(-staleTemp))
+	legacy := filepath.Join(root, "tmp")
+	if _, err := os.Lstat(legacy); err == nil {
+		if err := os.RemoveAll(legacy); err != nil {
+			slog.Warn("evidence_tmp_cleanup_failed", "dir", legacy, "err", err)
+		} else {
+			slog.Info("evidence_tmp_removed", "dir", legacy)
+		}
+	}
 	return s, nil
 }
 
@@ -101,23 +109,6 @@ func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }
 
 // Dir is the directory holding the content files (for backups and bundles).
 func (s *Service) Dir() string { return s.root }
-
-func (s *Service) removeStaleTemps(before time.Time) {
-	entries, err := os.ReadDir(s.tmp)
-	if err != nil {
-		slog.Warn("evidence_tmp_unreadable", "dir", s.tmp, "err", err)
-		return
-	}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(before) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(s.tmp, e.Name())); err == nil {
-			slog.Info("evidence_tmp_removed", "file", e.Name())
-		}
-	}
-}
 
 // contentPath is where the content with hash sum lives. sum must pass
 // validSum: it becomes part of a path.

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
-	"time"
 	"unicode/utf8"
 
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/missions"
@@ -104,6 +104,7 @@ type fixture struct {
 	svc       *Service
 	d         *db.DB
 	dataDir   string
+	tmp       string
 	lead      missions.Caller
 	missionID string
 	testID    string
@@ -128,9 +129,11 @@ func newFixture(t *testing.T, limit int64) *fixture {
 	test, err := ms.AddTest(ctx, lead, mission.ID, missions.AddTestInput{Name: "T1"})
 	require.NoError(t, err)
 	dir := t.TempDir()
-	svc, err := New(Options{DB: d, Missions: ms, Limits: fixedLimit(limit), DataDir: dir})
+	tmp, _, err := datadir.OpenTemp(dir)
 	require.NoError(t, err)
-	return &fixture{svc: svc, d: d, dataDir: dir, lead: lead, missionID: mission.ID, testID: test.ID}
+	svc, err := New(Options{DB: d, Missions: ms, Limits: fixedLimit(limit), DataDir: dir, TempDir: tmp.Dir()})
+	require.NoError(t, err)
+	return &fixture{svc: svc, d: d, dataDir: dir, tmp: tmp.Dir(), lead: lead, missionID: mission.ID, testID: test.ID}
 }
 
 // upload runs a whole upload (safe from any goroutine: it only returns errors).
@@ -154,9 +157,15 @@ func (f *fixture) contentExists(sum string) bool {
 
 func tmpEntries(t *testing.T, f *fixture) int {
 	t.Helper()
-	es, err := os.ReadDir(filepath.Join(f.dataDir, "evidence", "tmp"))
+	es, err := os.ReadDir(f.tmp)
 	require.NoError(t, err)
-	return len(es)
+	n := 0
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), "upload-") {
+			n++
+		}
+	}
+	return n
 }
 
 func TestFailedCommitRemovesNewContentOnly(t *testing.T) {
@@ -229,25 +238,16 @@ func TestConcurrentUploadsOfSameContent(t *testing.T) {
 	assert.Zero(t, tmpEntries(t, f))
 }
 
-func TestNewRemovesStaleTemps(t *testing.T) {
+func TestNewRemovesLegacyTemps(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	tmp := filepath.Join(dir, "evidence", "tmp")
-	require.NoError(t, os.MkdirAll(tmp, 0o700))
-	old, fresh := filepath.Join(tmp, "upload-old"), filepath.Join(tmp, "upload-fresh")
-	require.NoError(t, os.WriteFile(old, []byte("x"), 0o600))
-	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o600))
-	// File times and the service's clock must agree: both come from now.
-	now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
-	past := now.Add(-48 * time.Hour)
-	require.NoError(t, os.Chtimes(old, past, past))
-	require.NoError(t, os.Chtimes(fresh, now, now))
-	_, err := New(Options{DataDir: dir, Now: func() time.Time { return now }})
+	legacy := filepath.Join(dir, "evidence", "tmp")
+	require.NoError(t, os.MkdirAll(legacy, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(legacy, "upload-123"), []byte("x"), 0o600))
+	_, err := New(Options{DataDir: dir, TempDir: t.TempDir()})
 	require.NoError(t, err)
-	_, err = os.Stat(old)
-	assert.True(t, os.IsNotExist(err), "a crash's leftover is removed")
-	_, err = os.Stat(fresh)
-	assert.NoError(t, err, "an upload in flight is not")
+	assert.NoDirExists(t, legacy, "an older version's upload leftovers go at start")
+	assert.DirExists(t, filepath.Join(dir, "evidence"))
 }
 
 func hexSum(b []byte) string {

@@ -47,11 +47,13 @@ const MaxBundleBytes = 256 << 20
 
 // Service is the catalogue capability.
 type Service struct {
-	db     *db.DB
-	pin    Pin
-	client *http.Client
-	now    func() time.Time
-	syncMu sync.Mutex // one sync at a time per process
+	db        *db.DB
+	pin       Pin
+	client    *http.Client
+	now       func() time.Time
+	importDir string
+	hosts     HostList
+	syncMu    sync.Mutex // one sync at a time per process
 
 	cacheMu sync.Mutex
 	cache   *snapshot
@@ -63,11 +65,23 @@ type Options struct {
 	Pin    *Pin // nil = DefaultPin
 	Client *http.Client
 	Now    func() time.Time
+	// ImportDir is the one server directory a sync over the API may read
+	// a bundle from, by name; "" = none (uploads only).
+	ImportDir string
+	// Hosts lists the hosts a sync over the API may fetch an https URL
+	// from (the settings service); nil = none.
+	Hosts HostList
+}
+
+// HostList gives the hosts an API sync may fetch bundles from, read at
+// each sync so a changed setting applies at once.
+type HostList interface {
+	MitreSyncHosts(ctx context.Context) ([]string, error)
 }
 
 // New builds the service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, pin: DefaultPin, client: o.Client, now: o.Now}
+	s := &Service{db: o.DB, pin: DefaultPin, client: o.Client, now: o.Now, importDir: o.ImportDir, hosts: o.Hosts}
 	if o.Pin != nil {
 		s.pin = *o.Pin
 	}
@@ -82,6 +96,12 @@ func New(o Options) *Service {
 			},
 		}
 	}
+	// Every redirect hop is held to the rules of the first request: https,
+	// and for an API sync a host on the allowed list, so an allowed host
+	// cannot bounce the server to an internal address.
+	c := *s.client // a copy: the caller's client is left as it was
+	c.CheckRedirect = checkRedirect
+	s.client = &c
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -93,7 +113,11 @@ func (s *Service) PinInfo() Pin { return s.pin }
 
 // SyncParams say where the bundle comes from and how to trust it.
 type SyncParams struct {
-	Source          string `json:"source"` // https URL or a file path on the server; "" = the pinned URL
+	// Source is "" (the pinned release URL), an https URL on a host the
+	// mitre_sync_hosts setting allows, or the name of a file in the import
+	// directory. Trusted callers (the console) may give any https URL or
+	// file path.
+	Source          string `json:"source"`
 	ExpectedSHA256  string `json:"expected_sha256"`
 	AllowUnverified bool   `json:"allow_unverified"`
 	Version         string `json:"version"`
@@ -101,6 +125,9 @@ type SyncParams struct {
 	// only names it.
 	Upload   io.Reader               `json:"-"`
 	Progress func(read, total int64) `json:"-"`
+	// Trusted is set by the operator's console (purplebook mitre sync):
+	// the source is not confined to the import directory and allowed hosts.
+	Trusted bool `json:"-"`
 }
 
 // Counts are catalogue sizes.
@@ -178,6 +205,16 @@ func unprocessable(code, format string, args ...any) *apperr.Error {
 	return apperr.Unprocessable(code, format, args...)
 }
 
+// errSourceUnavailable answers every source an API sync may not use, and
+// every one it may use but that is missing: the answer never tells what
+// exists on the server or its network outside the import directory and
+// the allowed hosts.
+func errSourceUnavailable() error {
+	return unprocessable("source_unavailable",
+		"This source is not available. Upload the bundle file, name a file in the server's import directory, "+
+			"or give an https URL on a host the mitre_sync_hosts setting allows.")
+}
+
 // open returns the bundle stream and a name for it.
 func (s *Service) open(ctx context.Context, p SyncParams) (io.ReadCloser, string, int64, error) {
 	if p.Upload != nil {
@@ -188,43 +225,75 @@ func (s *Service) open(ctx context.Context, p SyncParams) (io.ReadCloser, string
 		return io.NopCloser(p.Upload), name, -1, nil
 	}
 	src := p.Source
-	if src == "" {
+	pinned := src == "" || src == s.pin.URL
+	if pinned {
 		src = s.pin.URL
 	}
 	if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
-		u, err := url.Parse(src)
-		if err != nil || u.Host == "" {
-			return nil, "", 0, unprocessable("invalid_source", "%q is not a valid URL.", src)
-		}
-		if u.Scheme != "https" {
-			return nil, "", 0, unprocessable("insecure_source", "Only https URLs are accepted; upload the file instead.")
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-		if err != nil {
-			return nil, "", 0, unprocessable("invalid_source", "%q is not a valid URL.", src)
-		}
-		resp, err := s.client.Do(req)
-		if err != nil {
-			return nil, "", 0, unprocessable("source_unreachable",
-				"Cannot reach %s (%s) — upload the file instead.", u.Host, shortNetErr(err))
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, "", 0, unprocessable("source_unreachable",
-				"%s answered %s — upload the file instead.", u.Host, resp.Status)
-		}
-		if resp.ContentLength > MaxBundleBytes {
-			resp.Body.Close()
-			return nil, "", 0, apperr.New(apperr.ErrTooLarge, "too_large", "The bundle is larger than %d MiB.", MaxBundleBytes>>20)
-		}
-		return resp.Body, src, resp.ContentLength, nil
+		return s.fetch(ctx, src, p.Trusted || pinned)
 	}
+	if p.Trusted {
+		return openLocal(src)
+	}
+	return s.openImport(src)
+}
+
+// fetch GETs a bundle URL. Unless trusted (the console, the pinned
+// release), its host must be on the allowed list, checked before any
+// connection is made and again at every redirect.
+func (s *Service) fetch(ctx context.Context, src string, trusted bool) (io.ReadCloser, string, int64, error) {
+	u, err := url.Parse(src)
+	if !trusted {
+		if err != nil || u.Host == "" || u.User != nil {
+			return nil, "", 0, errSourceUnavailable()
+		}
+		allowed, err := s.allowedHosts(ctx)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		if !hostAllowed(u, allowed) {
+			return nil, "", 0, errSourceUnavailable()
+		}
+		ctx = context.WithValue(ctx, allowedHostsKey{}, allowed)
+	}
+	if err != nil || u.Host == "" {
+		return nil, "", 0, unprocessable("invalid_source", "%q is not a valid URL.", src)
+	}
+	if u.Scheme != "https" {
+		return nil, "", 0, unprocessable("insecure_source", "Only https URLs are accepted; upload the file instead.")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, "", 0, unprocessable("invalid_source", "%q is not a valid URL.", src)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errRedirectRefused) {
+			return nil, "", 0, errSourceUnavailable()
+		}
+		return nil, "", 0, unprocessable("source_unreachable",
+			"Cannot reach %s (%s) — upload the file instead.", u.Host, shortNetErr(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, "", 0, unprocessable("source_unreachable",
+			"%s answered %s — upload the file instead.", u.Host, resp.Status)
+	}
+	if resp.ContentLength > MaxBundleBytes {
+		resp.Body.Close()
+		return nil, "", 0, apperr.New(apperr.ErrTooLarge, "too_large", "The bundle is larger than %d MiB.", MaxBundleBytes>>20)
+	}
+	return resp.Body, src, resp.ContentLength, nil
+}
+
+// openLocal opens any absolute file path (the console only).
+func openLocal(src string) (io.ReadCloser, string, int64, error) {
 	if !filepath.IsAbs(src) {
-		return nil, "", 0, unprocessable("invalid_source", "The source must be an https URL or an absolute file path on the server.")
+		return nil, "", 0, unprocessable("invalid_source", "The source must be an https URL or an absolute file path.")
 	}
 	f, err := os.Open(src)
 	if err != nil {
-		return nil, "", 0, unprocessable("source_unreadable", "Cannot read %s on the server.", src)
+		return nil, "", 0, unprocessable("source_unreadable", "Cannot read %s.", src)
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
@@ -232,6 +301,97 @@ func (s *Service) open(ctx context.Context, p SyncParams) (io.ReadCloser, string
 		return nil, "", 0, unprocessable("source_unreadable", "%s is not a regular file.", src)
 	}
 	return f, src, st.Size(), nil
+}
+
+// openImport opens a file of the import directory named by a path relative
+// to it (or an absolute path inside it). os.Root confines the lookup: ".."
+// and symbolic links cannot leave the directory. Whatever fails, the answer
+// is the same.
+func (s *Service) openImport(src string) (io.ReadCloser, string, int64, error) {
+	if s.importDir == "" || src == "" || strings.ContainsRune(src, 0) {
+		return nil, "", 0, errSourceUnavailable()
+	}
+	rel := src
+	if filepath.IsAbs(src) {
+		r, err := filepath.Rel(s.importDir, src)
+		if err != nil {
+			return nil, "", 0, errSourceUnavailable()
+		}
+		rel = r
+	}
+	rel = filepath.Clean(rel)
+	if !filepath.IsLocal(rel) {
+		return nil, "", 0, errSourceUnavailable()
+	}
+	root, err := os.OpenRoot(s.importDir)
+	if err != nil {
+		return nil, "", 0, errSourceUnavailable()
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, "", 0, errSourceUnavailable()
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, "", 0, errSourceUnavailable()
+	}
+	return f, filepath.Join(s.importDir, rel), st.Size(), nil
+}
+
+// allowedHosts reads the allowed list (none when no list is configured).
+func (s *Service) allowedHosts(ctx context.Context) ([]string, error) {
+	if s.hosts == nil {
+		return nil, nil
+	}
+	hs, err := s.hosts.MitreSyncHosts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mitre: allowed hosts: %w", err)
+	}
+	return hs, nil
+}
+
+// hostAllowed matches the URL's host against the list: an entry "host"
+// allows that host on the default https port, "host:port" that port only.
+// Names compare case-insensitively; nothing matches by suffix.
+func hostAllowed(u *url.URL, allowed []string) bool {
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	port := u.Port()
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimSpace(a))
+		h, p := a, ""
+		if hh, pp, err := net.SplitHostPort(a); err == nil {
+			h, p = hh, pp
+		}
+		h = strings.Trim(h, "[]")
+		if h != strings.Trim(host, "[]") {
+			continue
+		}
+		if p == port || p == "443" && port == "" || p == "" && port == "443" {
+			return true
+		}
+	}
+	return false
+}
+
+type allowedHostsKey struct{}
+
+var errRedirectRefused = errors.New("mitre: redirect refused")
+
+// checkRedirect holds every redirect to https and, for an API sync (the
+// allowed list is in the request's context), to an allowed host.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errRedirectRefused
+	}
+	if req.URL.Scheme != "https" {
+		return errRedirectRefused
+	}
+	if allowed, ok := req.Context().Value(allowedHostsKey{}).([]string); ok && !hostAllowed(req.URL, allowed) {
+		return errRedirectRefused
+	}
+	return nil
 }
 
 func shortNetErr(err error) string {
@@ -249,7 +409,8 @@ func shortNetErr(err error) string {
 	return "network error"
 }
 
-// limitedReader fails once more than n bytes were read.
+// limitedReader fails once more than n bytes were read. It asks for one
+// byte past the limit, so a body of exactly n bytes still ends with io.EOF.
 type limitedReader struct {
 	r io.Reader
 	n int64
@@ -258,10 +419,10 @@ type limitedReader struct {
 var errBundleTooLarge = apperr.New(apperr.ErrTooLarge, "too_large", "The bundle is larger than %d MiB.", MaxBundleBytes>>20)
 
 func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
+	if l.n < 0 {
 		return 0, errBundleTooLarge
 	}
-	if int64(len(p)) > l.n {
+	if int64(len(p)) > l.n+1 {
 		p = p[:l.n+1]
 	}
 	n, err := l.r.Read(p)

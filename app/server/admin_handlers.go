@@ -115,7 +115,21 @@ func (s *Server) setUserPassword(w http.ResponseWriter, req bunrouter.Request) e
 	return noContent(w)
 }
 
-// changePassword: the caller's other sessions end, this one stays valid.
+// resetUserMFA turns MFA off for an account whose owner lost the
+// authenticator and the recovery codes: their sessions and API tokens end.
+func (s *Server) resetUserMFA(w http.ResponseWriter, req bunrouter.Request) error {
+	var in struct{}
+	if err := decodeOptionalJSON(req, &in); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.ResetMFA(req.Context(), principal(req), req.Param("id"), meta(req)); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// changePassword: the caller's other sessions end and their API tokens are
+// revoked; this session stays valid.
 func (s *Server) changePassword(w http.ResponseWriter, req bunrouter.Request) error {
 	var in auth.ChangePasswordParams
 	if err := decodeJSON(req, &in); err != nil {

@@ -16,8 +16,10 @@ func (s *Server) adminRoutes() []Route {
 		{Method: "DELETE", Path: "/users/:id", Access: Permission, Perm: users, h: s.deleteUser},
 		{Method: "POST", Path: "/users/:id/password", Access: Permission, Perm: users, h: s.setUserPassword},
 
-		{Method: "POST", Path: "/auth/password", Access: Authenticated, h: s.changePassword},
-		{Method: "PATCH", Path: "/auth/me", Access: Authenticated, h: s.updateMe},
+		{Method: "POST", Path: "/users/:id/mfa/reset", Access: Permission, Perm: users, h: s.resetUserMFA},
+
+		{Method: "POST", Path: "/auth/password", Access: Authenticated, Session: true, h: s.changePassword},
+		{Method: "PATCH", Path: "/auth/me", Access: Authenticated, Session: true, h: s.updateMe},
 
 		{Method: "GET", Path: "/groups", Access: Permission, Perm: groups, h: s.listGroups},
 		{Method: "POST", Path: "/groups", Access: Permission, Perm: groups, h: s.createGroup},

@@ -83,9 +83,14 @@ const adminEmail, adminPassword = "admin@example.com", "correct horse battery st
 // newTestSet builds the service set on d with a throwaway data dir, a fixed
 // key and cheap password hashing.
 func newTestSet(t testing.TB, d *db.DB, now func() time.Time) *services.Set {
+	return newTestSetIn(t, d, now, "")
+}
+
+// newTestSetIn is newTestSet with an import directory for ATT&CK syncs.
+func newTestSetIn(t testing.TB, d *db.DB, now func() time.Time, importDir string) *services.Set {
 	t.Helper()
 	set, err := services.New(services.Options{DB: d, DataDir: t.TempDir(), Key: []byte(strings.Repeat("k", 32)),
-		Now: now, Argon2: testArgon})
+		Now: now, Argon2: testArgon, ImportDir: importDir})
 	require.NoError(t, err)
 	return set
 }
@@ -100,9 +105,15 @@ func withOptions(f func(*Options)) func(*apiEnvConfig) {
 	return func(c *apiEnvConfig) { c.opts = append(c.opts, f) }
 }
 
+// withImportDir lets ATT&CK syncs read bundles from dir by name.
+func withImportDir(dir string) func(*apiEnvConfig) {
+	return func(c *apiEnvConfig) { c.importDir = dir }
+}
+
 type apiEnvConfig struct {
-	start time.Time
-	opts  []func(*Options)
+	start     time.Time
+	opts      []func(*Options)
+	importDir string
 }
 
 func newAPIEnv(t *testing.T, cfg ...func(*apiEnvConfig)) *apiEnv {
@@ -112,7 +123,7 @@ func newAPIEnv(t *testing.T, cfg ...func(*apiEnvConfig)) *apiEnv {
 		f(&c)
 	}
 	e := &apiEnv{t: t, db: dbtest.New(t), clock: newTestClock(t, c.start)}
-	e.set = newTestSet(t, e.db, e.clock.now)
+	e.set = newTestSetIn(t, e.db, e.clock.now, c.importDir)
 	e.auth, e.dataDir = e.set.Auth, e.set.DataDir
 	im, err := bundle.NewImports(context.Background(), bundle.ImportsOptions{Root: filepath.Join(e.dataDir, "bundles", "staging"),
 		Now: e.clock.now, Recover: e.set.Evidence.DropUnreferenced})

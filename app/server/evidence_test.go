@@ -160,6 +160,21 @@ func (e *evidenceEnv) evidenceFiles() []string {
 	return out
 }
 
+// tmpFiles lists what the process's temporary area holds besides its
+// owner file: uploads in flight, or leftovers.
+func (e *evidenceEnv) tmpFiles() []string {
+	e.t.Helper()
+	entries, err := os.ReadDir(e.set.Temp.Dir())
+	require.NoError(e.t, err)
+	var out []string
+	for _, x := range entries {
+		if x.Name() != "owner" {
+			out = append(out, x.Name())
+		}
+	}
+	return out
+}
+
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -203,7 +218,7 @@ func TestEvidenceRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	if filepath.Separator == '/' {
 		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-		for _, d := range []string{"evidence", "evidence/tmp", "evidence/" + sum[:2]} {
+		for _, d := range []string{"evidence", "tmp", "evidence/" + sum[:2]} {
 			st, err := os.Stat(filepath.Join(e.dataDir, d))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), d)
@@ -301,11 +316,9 @@ func TestEvidenceOversize(t *testing.T) {
 	assert.Equal(t, "too_large", er.Error.Code)
 	assert.EqualValues(t, 1<<20, er.Error.Details["limit_bytes"])
 	assert.Contains(t, er.Error.Message, "1 MiB")
-	assert.Empty(t, e.evidenceFiles(), "nothing in evidence/ or evidence/tmp/")
+	assert.Empty(t, e.evidenceFiles(), "nothing in evidence/ or the temporary area")
 	assert.Zero(t, dbtest.Count(t, e.db, "evidence_files"))
-	entries, err := os.ReadDir(filepath.Join(e.dataDir, "evidence", "tmp"))
-	require.NoError(t, err)
-	assert.Empty(t, entries)
+	assert.Empty(t, e.tmpFiles())
 
 	// Exactly the limit is fine.
 	f := e.uploaded(e.red, evFile("limit.bin", bytes.Repeat([]byte("y"), 1<<20)))
@@ -468,9 +481,7 @@ func TestEvidenceUploadRules(t *testing.T) {
 	rec = e.send("POST", e.evidencePath(), bytes.NewReader(body.Bytes()[:body.Len()/2]), ct, e.red)
 	require.Equal(t, 400, rec.Code, rec.Body.String())
 	assert.Equal(t, "invalid_multipart", decodeErr(t, rec).Error.Code)
-	entries, err := os.ReadDir(filepath.Join(e.dataDir, "evidence", "tmp"))
-	require.NoError(t, err)
-	assert.Empty(t, entries)
+	assert.Empty(t, e.tmpFiles())
 
 	// Unknown or mismatched ids: 404.
 	rec = e.send("POST", e.mpath("/tests/"+db.NewID()+"/evidence"), bytes.NewReader(nil), ct, e.red)

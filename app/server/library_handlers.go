@@ -35,7 +35,7 @@ func (s *Server) importAtomics(w http.ResponseWriter, req bunrouter.Request) err
 		return apperr.New(apperr.ErrBadRequest, "unsupported_media_type",
 			`Send the Atomic files as multipart/form-data, one "file" part per YAML file, zip or tar.gz.`)
 	}
-	c := templates.NewAtomicCollector()
+	c := s.opts.Templates.NewAtomicCollector()
 	parts := 0
 	err := eachPart(req, func(part *multipart.Part) error {
 		if part.FormName() != "file" {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/text"
 	"github.com/uptrace/bunrouter"
 )
 
@@ -121,7 +123,7 @@ func accessLog(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 var errPanic = errors.New("panic")
 
 // recoverPanic turns a panic into an error for errorEnvelope (a 500 without
-// internals) and logs the stack.
+// internals) and logs it (logPanic).
 func recoverPanic(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 	return func(w http.ResponseWriter, req bunrouter.Request) (err error) {
 		defer func() {
@@ -129,15 +131,23 @@ func recoverPanic(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				slog.ErrorContext(req.Context(), "panic_recovered",
-					"request_id", requestIDFrom(req.Context()),
-					"route", req.Route(),
-					"panic", v,
-					"stack", string(debug.Stack()))
+				logPanic(req.Context(), requestIDFrom(req.Context()), req.Route(), v)
 				err = errPanic
 			}
 		}()
 		return next(w, req)
+	}
+}
+
+// logPanic writes one error line per panic: the request id, the route and
+// the panic value cut to 200 characters. The stack goes to a second line
+// at debug level only, so a client that can trigger a panic cannot flood
+// the log.
+func logPanic(ctx context.Context, requestID, route string, v any) {
+	slog.ErrorContext(ctx, "panic_recovered", "request_id", requestID, "route", route,
+		"panic", text.Ellipsis(fmt.Sprint(v), 200))
+	if slog.Default().Enabled(ctx, slog.LevelDebug) {
+		slog.DebugContext(ctx, "panic_stack", "request_id", requestID, "stack", string(debug.Stack()))
 	}
 }
 

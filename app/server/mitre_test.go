@@ -2,12 +2,16 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/purplebook/purplebook/app/db/dbtest"
@@ -42,7 +46,9 @@ func (e *apiEnv) uploadBundle(token string, file []byte, fields map[string]strin
 
 func TestMitreAPI(t *testing.T) {
 	t.Parallel()
-	e := newAPIEnv(t, withOptions(func(o *Options) { o.EnableReset = true }))
+	importDir, err := filepath.Abs(filepath.Dir(attackFile(t, "enterprise-attack-small.json")))
+	require.NoError(t, err)
+	e := newAPIEnv(t, withOptions(func(o *Options) { o.EnableReset = true }), withImportDir(importDir))
 	admin := e.setupAdmin()
 	_, viewer := e.user("viewer@example.com", groupViewers)
 	small, err := os.ReadFile(attackFile(t, "enterprise-attack-small.json"))
@@ -93,11 +99,14 @@ func TestMitreAPI(t *testing.T) {
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?per_page=1000", "", viewer).Code)
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?include_deprecated=perhaps", "", viewer).Code)
 
-	// JSON form with a server path.
+	// JSON form with a file of the import directory, by name or by path.
 	abs, _ := filepath.Abs(attackFile(t, "enterprise-attack-small.json"))
-	rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"`+abs+`","allow_unverified":true}`, admin)
-	require.Equal(t, 200, rec.Code, rec.Body.String())
-	assert.EqualValues(t, 0, jsonBody(t, rec)["change_count"], "re-sync changes nothing")
+	for _, src := range []string{abs, "enterprise-attack-small.json"} {
+		rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"`+src+`","allow_unverified":true}`, admin)
+		require.Equal(t, 200, rec.Code, rec.Body.String())
+		assert.EqualValues(t, 0, jsonBody(t, rec)["change_count"], "re-sync changes nothing")
+		assert.Equal(t, abs, jsonBody(t, rec)["source_url"])
+	}
 
 	// Reset wipes catalogue and metadata together.
 	rec = e.call("POST", "/api/v1/diag/reset", "", admin)
@@ -117,6 +126,18 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 func TestMitreHugeUploadRejectedEarly(t *testing.T) {
 	t.Parallel()
 	e := newAPIEnv(t)
@@ -131,17 +152,113 @@ func TestMitreHugeUploadRejectedEarly(t *testing.T) {
 	require.Equal(t, 413, rec.Code)
 	assert.Equal(t, "too_large", decodeErr(t, rec).Error.Code)
 
-	// Undeclared size (chunked): stopped at the limit while streaming.
+	// Undeclared size (chunked) and not JSON: refused as soon as the parser
+	// sees it, without reading the rest. (The 256 MiB streaming limit for a
+	// well-formed body is TestSyncStopsAtSizeLimit in app/mitre: reaching it
+	// here would mean pushing 256 MiB through the handler.)
 	var head bytes.Buffer
 	mw := multipart.NewWriter(&head)
-	_, _ = mw.CreateFormFile("file", "huge.json")
-	body := io.MultiReader(strings.NewReader(head.String()+`{"type":"bundle","objects":["`), io.LimitReader(zeroReader{}, 300<<20))
+	_, err := mw.CreateFormFile("file", "huge.json")
+	require.NoError(t, err)
+	rest := &countingReader{r: io.LimitReader(zeroReader{}, 300<<20)}
+	body := io.MultiReader(strings.NewReader(head.String()+`{"type":"bundle","objects":["`), rest)
 	req = httptest.NewRequest("POST", "/api/v1/mitre/sync", body)
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+admin)
 	rec = httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)
-	assert.Contains(t, []int{413, 422}, rec.Code, rec.Body.String())
+	require.Equal(t, 422, rec.Code, rec.Body.String())
+	assert.Equal(t, "invalid_bundle", decodeErr(t, rec).Error.Code)
+	assert.Less(t, rest.n, int64(8<<20), "stopped early, not after reading 300 MiB")
 	assert.Zero(t, dbtest.Count(t, e.db, "mitre_techniques"))
+}
+
+// TestMitreSyncSources: the issue-14 probe read server files and fetched
+// URLs chosen by the caller, and its error texts told what exists. Without
+// an import directory and an allowed host list, only uploads (and the
+// pinned release) work; with them, only what they name; every refusal
+// reads the same, missing or forbidden, and no connection is attempted.
+func TestMitreSyncSources(t *testing.T) {
+	t.Parallel()
+	// A listener that counts connections: a refused URL must never reach it.
+	var conns atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	importDir := t.TempDir()
+	outside := t.TempDir()
+	small, err := os.ReadFile(attackFile(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(importDir, "bundle.json"), small, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.json"), []byte(`{"not":"a bundle"}`), 0o600))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret.json"), filepath.Join(importDir, "escape.json")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(importDir, "escape-dir")))
+	require.NoError(t, os.Mkdir(filepath.Join(importDir, "sub"), 0o700))
+
+	refused := func(e *apiEnv, admin string, sources ...string) {
+		t.Helper()
+		var first string
+		for _, src := range sources {
+			body, _ := json.Marshal(map[string]any{"source": src, "allow_unverified": true})
+			rec := e.call("POST", "/api/v1/mitre/sync", string(body), admin)
+			require.Equal(t, 422, rec.Code, "%s: %s", src, rec.Body.String())
+			er := decodeErr(t, rec).Error
+			assert.Equal(t, "source_unavailable", er.Code, src)
+			if first == "" {
+				first = er.Message
+			}
+			assert.Equal(t, first, er.Message, "%s: every refusal reads the same", src)
+		}
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	local := fmt.Sprintf("https://127.0.0.1:%d/x.json", port)
+	outsideFile := filepath.Join(outside, "secret.json")
+
+	// Default: no import directory, no allowed hosts.
+	e := newAPIEnv(t)
+	admin := e.setupAdmin()
+	refused(e, admin, outsideFile, "/etc/passwd", "/nonexistent/file.json", "bundle.json", local,
+		"https://127.0.0.1:1/x", "http://127.0.0.1:1/x", "https://attack.example.org/x.json", "ftp://x/y", "relative/path")
+	assert.Zero(t, conns.Load(), "no connection was attempted")
+	rec := e.uploadBundle(admin, small, map[string]string{"allow_unverified": "true"})
+	require.Equal(t, 200, rec.Code, "uploads always work: %s", rec.Body.String())
+
+	// With an import directory: its files by name or path, nothing else.
+	e = newAPIEnv(t, withImportDir(importDir))
+	admin = e.setupAdmin()
+	refused(e, admin, outsideFile, "../"+filepath.Base(outside)+"/secret.json", "escape.json", "escape-dir/secret.json",
+		"missing.json", "sub", filepath.Join(importDir, "..", filepath.Base(outside), "secret.json"), "/etc/passwd", local)
+	rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"bundle.json","allow_unverified":true}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"`+filepath.Join(importDir, "bundle.json")+`","allow_unverified":true}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+
+	// With an allowed host: only that host is fetched (here it answers
+	// nothing a TLS client accepts, which is fine: it was reached).
+	rec = e.call("PUT", "/api/v1/settings/mitre_sync_hosts", `{"value":["Attack.Example.org","127.0.0.1:`+fmt.Sprint(port)+`"]}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	var hosts struct {
+		Value []string `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &hosts))
+	assert.Equal(t, []string{"attack.example.org", "127.0.0.1:" + fmt.Sprint(port)}, hosts.Value)
+	refused(e, admin, "https://127.0.0.1:1/x", "https://127.0.0.2:"+fmt.Sprint(port)+"/x", "https://evil.example.org/x.json")
+	assert.Zero(t, conns.Load())
+	rec = e.call("POST", "/api/v1/mitre/sync", `{"source":"`+local+`","allow_unverified":true}`, admin)
+	require.Equal(t, 422, rec.Code, rec.Body.String())
+	assert.Equal(t, "source_unreachable", decodeErr(t, rec).Error.Code)
+	assert.Positive(t, conns.Load(), "the allowed host was connected to")
+	rec = e.call("PUT", "/api/v1/settings/mitre_sync_hosts", `{"value":["https://x.org/path"]}`, admin)
+	assert.Equal(t, 422, rec.Code)
 }

@@ -41,7 +41,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 var errResponseWritten = errors.New("response already written")
 
 // decodeJSON reads one JSON object into dst: size-limited, unknown fields
-// rejected, trailing data rejected. Every problem is a 400 (413 for size) with
+// rejected, trailing data rejected, text that is not valid UTF-8 (or holds
+// a lone surrogate escape or NUL) rejected naming the field. Every problem is a 400 (413 for size) with
 // a message that says what is wrong.
 func decodeJSON(req bunrouter.Request, dst any) error {
 	if ct := req.Header.Get("Content-Type"); ct != "" {
@@ -50,7 +51,22 @@ func decodeJSON(req bunrouter.Request, dst any) error {
 			return apperr.New(apperr.ErrBadRequest, "unsupported_media_type", "Send the body as application/json.")
 		}
 	}
-	dec := json.NewDecoder(req.Body)
+	// The body is read whole (within the route's limit) so its text can
+	// be checked as sent, before encoding/json would replace what is not
+	// valid UTF-8.
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return apperr.BadRequest("invalid_json", "The request body could not be read.")
+	}
+	if path, why, bad := badJSONText(body); bad {
+		return apperr.BadRequest("invalid_text", "Field %q %s; send UTF-8 text.", path, why).
+			WithDetails(map[string]any{path: why})
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)

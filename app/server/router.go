@@ -2,7 +2,9 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/text"
@@ -28,8 +30,13 @@ type Route struct {
 	Path   string // below /api/v1
 	Access Access
 	Perm   string
-	Limit  int64 // body size limit; 0 = DefaultBodyLimit
-	h      bunrouter.HandlerFunc
+	// Session: the route changes the caller's own credentials or profile
+	// (password, MFA, API tokens, name, logout), so only a login session
+	// may call it; a personal API token gets 403 session_required, however
+	// it was narrowed, and cannot take over its owner's account.
+	Session bool
+	Limit   int64 // body size limit; 0 = DefaultBodyLimit
+	h       bunrouter.HandlerFunc
 }
 
 func (s *Server) apiRoutes() []Route {
@@ -41,7 +48,7 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "POST", Path: "/setup", Access: Public, h: s.postSetup},
 		{Method: "POST", Path: "/auth/login", Access: Public, h: s.login},
 		{Method: "POST", Path: "/auth/refresh", Access: Public, h: s.refresh},
-		{Method: "POST", Path: "/auth/logout", Access: Authenticated, h: s.logout},
+		{Method: "POST", Path: "/auth/logout", Access: Authenticated, Session: true, h: s.logout},
 		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me},
 	}
 	rs = append(rs, s.mitreRoutes()...)
@@ -50,6 +57,7 @@ func (s *Server) apiRoutes() []Route {
 	rs = append(rs, s.missionRoutes()...)
 	rs = append(rs, s.evidenceRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
+	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
 	rs = append(rs, s.notificationRoutes()...)
 	rs = append(rs, s.levelRoutes()...)
@@ -85,13 +93,89 @@ func (s *Server) buildRouter() http.Handler {
 	)
 	spa.GET("/*path", s.spaHandler())
 	spa.HEAD("/*path", s.spaHandler())
+	rejectTarget := chain(func(w http.ResponseWriter, req bunrouter.Request) error {
+		return apperr.BadRequest("invalid_request_target", "The request path or query %s.", badTarget(req.Request))
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		defer lastResort(w, req)
+		// Control bytes, invalid UTF-8 or broken escapes in the target are
+		// refused before routing: the router never sees them.
+		if badTarget(req) != "" {
+			_ = rejectTarget(w, bunrouter.NewRequest(s.withClient(req)))
+			return
+		}
+		req = s.withClient(req)
 		if req.URL.Path == "/api" || strings.HasPrefix(req.URL.Path, "/api/") {
 			api.ServeHTTP(w, req)
 			return
 		}
 		spa.ServeHTTP(w, req)
 	})
+}
+
+// badTarget says what is wrong with the request's path or query, or "":
+// a control byte (NUL included), invalid UTF-8 once decoded, or an
+// invalid percent-encoding.
+func badTarget(req *http.Request) string {
+	if p := checkText(req.URL.Path); p != "" {
+		return p
+	}
+	if req.URL.RawPath != "" {
+		if _, err := url.PathUnescape(req.URL.RawPath); err != nil {
+			return "has an invalid percent-encoding"
+		}
+	}
+	if req.URL.RawQuery == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return "has an invalid percent-encoding"
+	}
+	for k, vs := range q {
+		if p := checkText(k); p != "" {
+			return p
+		}
+		for _, v := range vs {
+			if p := checkText(v); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func checkText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return "contains a control character"
+		}
+	}
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	return ""
+}
+
+// lastResort catches a panic that escaped every middleware (the router's
+// own code): one log line, and a 500 envelope when nothing was written yet
+// (net/http would otherwise drop the connection and log the whole stack).
+func lastResort(w http.ResponseWriter, req *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	id := requestIDFrom(req.Context())
+	if id == "" {
+		id = newRequestID()
+	}
+	logPanic(req.Context(), id, "(router)", v)
+	defer func() { _ = recover() }() // the response may be half written
+	w.Header().Set("X-Request-ID", id)
+	_ = writeJSON(w, http.StatusInternalServerError, envelope{Error: classify(errPanic), RequestID: id})
 }
 
 func notFound(w http.ResponseWriter, req bunrouter.Request) error {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/purplebook/purplebook/app/bundle"
@@ -28,6 +29,10 @@ type Options struct {
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (audit, login throttling); empty = the TCP peer is the
+	// client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API and the SPA.

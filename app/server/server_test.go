@@ -271,7 +271,7 @@ func TestDiagDB(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, latest, st.MigrationVersion)
 	assert.False(t, st.Dirty)
-	assert.Equal(t, 32, st.TableCount)
+	assert.Equal(t, 33, st.TableCount)
 
 	// Outage: the pools are closed, the database cannot answer. The
 	// principal is cached, so the request still reaches the handler.
@@ -318,11 +318,11 @@ func TestResetEmptiesDataAndKeepsSeeds(t *testing.T) {
 
 	cat, err := e.db.Catalog(t.Context())
 	require.NoError(t, err)
-	seeded := map[string]int{"permissions": perms, "groups": groups, "detection_levels": levels}
+	seeded := map[string]int{"permissions": perms, "groups": groups, "detection_levels": levels, "audit_chain": 1}
 	for _, name := range cat.TableNames() {
 		n := dbtest.Count(t, e.db, name)
 		switch name {
-		case "permissions", "groups", "detection_levels":
+		case "permissions", "groups", "detection_levels", "audit_chain":
 			assert.Equal(t, seeded[name], n, name)
 		case "group_permissions":
 			assert.Positive(t, n, name)

@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
+	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/diag"
 	"github.com/purplebook/purplebook/app/evidence"
@@ -34,6 +35,12 @@ type Options struct {
 	// BeforeBundleCommit, when set, runs inside a bundle import's
 	// transaction just before the commit (the crash test holds it there).
 	BeforeBundleCommit func(ctx context.Context) error
+	// ImportDir is the server directory ATT&CK syncs over the API may read
+	// bundles from by name ("" = none).
+	ImportDir string
+	// Temp is the process's temporary area in the data dir; nil = New
+	// opens one (and Set.Close removes it).
+	Temp *datadir.Temp
 }
 
 // Set is every capability service of an instance.
@@ -41,6 +48,9 @@ type Set struct {
 	DB      *db.DB
 	DataDir string
 	Now     func() time.Time // the clock the services share
+	// Temp is the process's temporary area, <data-dir>/tmp/<run>: every
+	// temporary file (uploads, archives) is made there.
+	Temp *datadir.Temp
 
 	Settings  *settings.Service
 	Auth      *auth.Service
@@ -75,21 +85,28 @@ func New(o Options) (*Set, error) {
 		}
 		o.Key = key
 	}
-	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now}
+	if o.Temp == nil {
+		t, _, err := datadir.OpenTemp(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		o.Temp = t
+	}
+	s := &Set{DB: o.DB, DataDir: o.DataDir, Now: o.Now, Temp: o.Temp}
 	s.Settings = settings.New(settings.Options{DB: o.DB, Now: o.Now})
 	var err error
 	if s.Auth, err = auth.New(auth.Options{DB: o.DB, Key: o.Key, DataDir: o.DataDir, Argon2: o.Argon2, Now: o.Now,
 		Settings: s.Settings}); err != nil {
 		return nil, err
 	}
-	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now})
-	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now})
+	s.Mitre = mitre.New(mitre.Options{DB: o.DB, Now: o.Now, ImportDir: o.ImportDir, Hosts: s.Settings})
+	s.Templates = templates.New(templates.Options{DB: o.DB, Mitre: s.Mitre, Now: o.Now, TempDir: o.Temp.Dir()})
 	s.Levels = levels.New(levels.Options{DB: o.DB, Now: o.Now})
 	s.Notify = notify.New(notify.Options{DB: o.DB, Now: o.Now})
 	s.Missions = missions.New(missions.Options{DB: o.DB, Templates: s.Templates, Mitre: s.Mitre, Levels: s.Levels,
 		Settings: s.Settings, Notify: s.Notify, Now: o.Now})
 	if s.Evidence, err = evidence.New(evidence.Options{DB: o.DB, Missions: s.Missions, Limits: s.Settings, DataDir: o.DataDir,
-		Now: o.Now}); err != nil {
+		TempDir: o.Temp.Dir(), Now: o.Now}); err != nil {
 		return nil, err
 	}
 	if s.Identity, err = bundle.LoadIdentity(context.Background(), o.DB, o.DataDir, o.Now); err != nil {
@@ -102,3 +119,7 @@ func New(o Options) (*Set, error) {
 	}
 	return s, nil
 }
+
+// Close removes the process's temporary area. The database is the
+// caller's to close.
+func (s *Set) Close() error { return s.Temp.Close() }

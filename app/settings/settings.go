@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,9 @@ const (
 	SecurityControls = "security_controls"
 	RequireMFA       = "require_mfa"
 	EvidenceMaxBytes = "evidence_max_bytes"
+	// MitreSyncHosts lists the hosts POST /mitre/sync may fetch a bundle
+	// URL from (the pinned release is always allowed); empty = none.
+	MitreSyncHosts = "mitre_sync_hosts"
 )
 
 // Bounds of the settings.
@@ -40,6 +45,7 @@ const (
 	MinEvidenceMaxBytes     = 1 << 20 // 1 MiB
 	MaxEvidenceMaxBytes     = 8 << 30 // 8 GiB
 	DefaultEvidenceMaxBytes = 512 << 20
+	MaxMitreSyncHosts       = 20
 )
 
 // DefaultSecurityControls is the list of security controls an instance
@@ -59,10 +65,11 @@ var specs = map[string]spec{
 	SecurityControls: {def: func() any { return DefaultSecurityControls() }, parse: parseSecurityControls},
 	RequireMFA:       {def: func() any { return false }, parse: parseRequireMFA},
 	EvidenceMaxBytes: {def: func() any { return int64(DefaultEvidenceMaxBytes) }, parse: parseEvidenceMaxBytes},
+	MitreSyncHosts:   {def: func() any { return []string{} }, parse: parseMitreSyncHosts},
 }
 
 // order is the order of Keys and of the settings object.
-var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes}
+var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes, MitreSyncHosts}
 
 // Keys lists the settings the API exposes.
 func Keys() []string { return append([]string(nil), order...) }
@@ -130,6 +137,57 @@ func parseEvidenceMaxBytes(raw json.RawMessage) (any, string) {
 		return nil, problem
 	}
 	return n, ""
+}
+
+// parseMitreSyncHosts takes host names or host:port entries: no scheme, no
+// path, no wildcard; lower-cased, duplicates dropped.
+func parseMitreSyncHosts(raw json.RawMessage) (any, string) {
+	shape := fmt.Sprintf("must be an array of at most %d host names (or host:port), without scheme or path", MaxMitreSyncHosts)
+	v, ok := decodeValue(raw)
+	arr, isArr := v.([]any)
+	if !ok || !isArr || len(arr) > MaxMitreSyncHosts {
+		return nil, shape
+	}
+	out := make([]string, 0, len(arr))
+	for i, x := range arr {
+		h, isStr := x.(string)
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !isStr || !validHostEntry(h) {
+			return nil, fmt.Sprintf("item %d must be a host name or host:port (like attack.example.org), without scheme, path or wildcard", i+1)
+		}
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out, ""
+}
+
+func validHostEntry(h string) bool {
+	if h == "" || len(h) > 260 {
+		return false
+	}
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return false
+		}
+		host = hh
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return true
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Setting is one setting as the API shows it. UpdatedAt and UpdatedBy are
@@ -326,6 +384,16 @@ func (s *Service) EvidenceMaxBytes(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return v.(int64), nil
+}
+
+// MitreSyncHosts is the list of hosts an ATT&CK sync over the API may
+// fetch from (mitre.HostList).
+func (s *Service) MitreSyncHosts(ctx context.Context) ([]string, error) {
+	v, err := value(ctx, s.db.Read, MitreSyncHosts)
+	if err != nil {
+		return nil, err
+	}
+	return v.([]string), nil
 }
 
 // SecurityControls is the configured list of security controls (EDR,

@@ -32,7 +32,9 @@ const (
 // source is an error that rejects the whole import: nothing is written
 // until every source has been read and parsed.
 type AtomicCollector struct {
-	// TempDir holds zip uploads while they are read ("" = os.TempDir()).
+	// TempDir holds zip uploads while they are read: the process's area in
+	// the data dir, so a crash leaves nothing in the OS temp directory that
+	// nobody removes ("" = os.TempDir(), for tests).
 	TempDir string
 
 	files    []*AtomicFile
@@ -40,8 +42,9 @@ type AtomicCollector struct {
 	entries  int
 }
 
-// NewAtomicCollector starts an empty collection.
-func NewAtomicCollector() *AtomicCollector { return &AtomicCollector{} }
+// NewAtomicCollector starts an empty collection whose zip archives are
+// spooled in tempDir.
+func NewAtomicCollector(tempDir string) *AtomicCollector { return &AtomicCollector{TempDir: tempDir} }
 
 // Files returns the parsed files in the order they were read.
 func (c *AtomicCollector) Files() []*AtomicFile { return c.files }

@@ -101,7 +101,7 @@ func makeTarGz(t testing.TB, es []archiveEntry) []byte {
 }
 
 func collect(name string, data []byte) (*AtomicCollector, error) {
-	c := NewAtomicCollector()
+	c := NewAtomicCollector(os.TempDir())
 	return c, c.Add(name, bytes.NewReader(data))
 }
 
@@ -261,7 +261,7 @@ func TestArchiveExpansionLimit(t *testing.T) {
 	zeros := make([]byte, 3<<20)
 	data := makeTarGz(t, []archiveEntry{{name: "atomics/payload.bin", data: zeros}, {name: "atomics/T1/T1.yaml", data: []byte("atomic_tests: []\n")}})
 	require.Less(t, len(data), 64<<10)
-	c := NewAtomicCollector()
+	c := NewAtomicCollector(t.TempDir())
 	c.expanded = MaxAtomicBytes - 2<<20 // as if earlier sources had used most of the budget
 	assert.Equal(t, "archive_too_large", rejectCode(t, c.Add("bomb.tar.gz", bytes.NewReader(data))))
 
@@ -271,7 +271,7 @@ func TestArchiveExpansionLimit(t *testing.T) {
 	require.NoError(t, err)
 	_, _ = w.Write(append([]byte("atomic_tests: []\n#"), bytes.Repeat([]byte(" "), 3<<20)...))
 	require.NoError(t, zw.Close())
-	c = NewAtomicCollector()
+	c = NewAtomicCollector(t.TempDir())
 	c.expanded = MaxAtomicBytes - 2<<20
 	assert.Equal(t, "archive_too_large", rejectCode(t, c.Add("bomb.zip", bytes.NewReader(zbuf.Bytes()))))
 }

@@ -586,7 +586,7 @@ type FileReport struct {
 // ImportAtomics reads the sources and imports every atomic test in one
 // transaction (see ImportAtomicFiles).
 func (s *Service) ImportAtomics(ctx context.Context, actor audit.Actor, srcs []NamedReader) (*ImportReport, error) {
-	c := NewAtomicCollector()
+	c := s.NewAtomicCollector()
 	for _, src := range srcs {
 		if err := c.Add(src.Name, src.R); err != nil {
 			return nil, err

@@ -336,7 +336,7 @@ atomic_tests:
 // importSample imports the whole shared sample from disk.
 func importSample(t testing.TB, s *Service) *ImportReport {
 	t.Helper()
-	c := NewAtomicCollector()
+	c := NewAtomicCollector(t.TempDir())
 	require.NoError(t, c.AddPath(atomicsDir()))
 	rep, err := s.ImportAtomicFiles(context.Background(), importer, c)
 	require.NoError(t, err)

@@ -60,8 +60,7 @@ func FuzzAtomicSource(f *testing.F) {
 	f.Add(makeZip(f, []archiveEntry{{name: "atomics/T1/T1.yaml", data: data}}))
 	f.Add(makeTarGz(f, []archiveEntry{{name: "atomics/T1/T1.yaml", data: data}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := NewAtomicCollector()
-		c.TempDir = t.TempDir()
+		c := NewAtomicCollector(t.TempDir())
 		_ = c.Add("fuzz", bytes.NewReader(b))
 	})
 }

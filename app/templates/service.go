@@ -25,13 +25,17 @@ type Options struct {
 	DB    *db.DB
 	Mitre *mitre.Service   // tags are resolved against its catalogue
 	Now   func() time.Time // nil = time.Now
+	// TempDir holds archive uploads while they are read (the process's
+	// area in the data dir); "" = the OS temp directory (tests only).
+	TempDir string
 }
 
 // Service is the template library.
 type Service struct {
-	db    *db.DB
-	mitre *mitre.Service
-	now   func() time.Time
+	db      *db.DB
+	mitre   *mitre.Service
+	now     func() time.Time
+	tempDir string
 }
 
 // New builds the service.
@@ -39,8 +43,12 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir}
 }
+
+// NewAtomicCollector starts an Atomic import whose archives are read
+// through the service's temporary directory.
+func (s *Service) NewAtomicCollector() *AtomicCollector { return NewAtomicCollector(s.tempDir) }
 
 // nowTime is the service clock's current time as the database keeps it.
 func (s *Service) nowTime() db.Time { return db.NewTime(s.now()) }

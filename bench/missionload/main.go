@@ -4,7 +4,12 @@
 // p50 (≤ 5 ms), and 50 concurrent clients PATCHing different tests for 10 s
 // on SQLite with zero errors, printing the throughput.
 //
-//	go run ./bench/missionload [-tests 2000] [-clients 50] [-duration 10s]
+// -sync NORMAL,FULL runs everything once per SQLite synchronous level (in
+// one run, on the same machine) and ends with the test PATCH p50 of each:
+// the price of FULL, which keeps the last acknowledged commits through a
+// power cut (issue 14).
+//
+//	go run ./bench/missionload [-tests 2000] [-clients 50] [-duration 10s] [-sync NORMAL,FULL]
 package main
 
 import (
@@ -39,15 +44,41 @@ func main() {
 	clients := flag.Int("clients", 50, "concurrent PATCH clients")
 	duration := flag.Duration("duration", 10*time.Second, "concurrent phase length")
 	runs := flag.Int("runs", 100, "sequential measurements")
+	syncLevels := flag.String("sync", db.DefaultSynchronous, "SQLite synchronous levels to run, comma-separated (e.g. NORMAL,FULL)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	type result struct {
+		level      string
+		patch, red float64
+		perSecond  float64
+	}
+	var results []result
+	for _, level := range strings.Split(*syncLevels, ",") {
+		level = strings.ToUpper(strings.TrimSpace(level))
+		fmt.Printf("== SQLite synchronous=%s\n", level)
+		p50, blue, rate := run(level, *nTests, *clients, *duration, *runs)
+		results = append(results, result{level, p50, blue, rate})
+	}
+	if len(results) > 1 {
+		fmt.Println("\ntest PATCH p50 by SQLite synchronous level (same run, same machine):")
+		for _, r := range results {
+			fmt.Printf("  %-7s red notes p50 %7.2f ms   blue outcome p50 %7.2f ms   %6.0f PATCH/s with %d clients\n",
+				r.level, r.patch, r.red, r.perSecond, *clients)
+		}
+	}
+}
+
+// run measures one instance whose SQLite database uses the given
+// synchronous level and returns the two PATCH p50s (ms) and the concurrent
+// throughput.
+func run(level string, nTestsV, clientsV int, durationV time.Duration, runsV int) (float64, float64, float64) {
+	nTests, clients, duration, runs := &nTestsV, &clientsV, &durationV, &runsV
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "pb-missionbench-")
 	check(err)
 	defer os.RemoveAll(dir)
-	d, err := db.Open(ctx, filepath.Join(dir, "purplebook.db"))
+	d, err := db.Open(ctx, filepath.Join(dir, "purplebook.db")+"?synchronous="+level)
 	check(err)
-	defer d.Close()
 	check(d.Migrate(ctx))
 	set, err := services.New(services.Options{DB: d, DataDir: dir, Key: []byte(strings.Repeat("b", 32)), Now: time.Now,
 		Argon2: auth.Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
@@ -56,7 +87,6 @@ func main() {
 	check(err)
 	var assets fs.FS = fstest.MapFS{"index.html": {Data: []byte("x")}}
 	srv := httptest.NewServer(server.New(server.Options{Set: set, Assets: assets}).Handler())
-	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients + 10}}
 
 	call := func(method, path, token, body string) (int, []byte) {
@@ -127,7 +157,7 @@ func main() {
 	check(d.Read.Select("COUNT(*)").From("mission_test_outcomes").Row(&outcomes))
 	fmt.Printf("mission with %d tests and %d outcomes seeded in %s (SQLite, HTTP on loopback)\n", len(testIDs), outcomes, time.Since(start).Round(time.Millisecond))
 
-	measure := func(label string, n int, f func(i int)) {
+	measure := func(label string, n int, f func(i int)) float64 {
 		var ds []time.Duration
 		for i := 0; i < n; i++ {
 			t0 := time.Now()
@@ -136,6 +166,7 @@ func main() {
 		}
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		fmt.Printf("%-52s p50 %7.2f ms  p90 %7.2f ms\n", label, ms(ds[len(ds)/2]), ms(ds[len(ds)*9/10]))
+		return ms(ds[len(ds)/2])
 	}
 	base := "/api/v1/missions/" + mission.ID
 	measure("board page (GET tests?per_page=200) (goal p50 <= 50 ms)", *runs, func(int) {
@@ -150,12 +181,12 @@ func main() {
 			}
 		}
 	})
-	measure("test PATCH (red notes, goal p50 <= 5 ms)", *runs, func(i int) {
+	redP50 := measure("test PATCH (red notes, goal p50 <= 5 ms)", *runs, func(i int) {
 		if c, b := call("PATCH", base+"/tests/"+testIDs[i%len(testIDs)], token, `{"red_notes":"note `+fmt.Sprint(i)+`"}`); c != 200 {
 			check(fmt.Errorf("patch: %d %s", c, b))
 		}
 	})
-	measure("test PATCH (blue outcome for one control)", *runs, func(i int) {
+	blueP50 := measure("test PATCH (blue outcome for one control)", *runs, func(i int) {
 		if c, b := call("PATCH", base+"/tests/"+testIDs[(i+500)%len(testIDs)], token,
 			`{"outcomes":[{"control":"EDR","detection_level":"alerted"}]}`); c != 200 {
 			check(fmt.Errorf("patch: %d %s", c, b))
@@ -190,6 +221,10 @@ func main() {
 	if e := firstErr.Load(); e != nil {
 		fmt.Println("first error:", e)
 	}
+	srv.Close()
+	set.Close()
+	d.Close()
+	return redP50, blueP50, float64(ok.Load()) / duration.Seconds()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -436,13 +436,13 @@ func (p *plan) writeEvidence(ctx context.Context, tx *dbx.Tx) error {
 }
 
 func (p *plan) writeAudit(ctx context.Context, tx *dbx.Tx) error {
-	rows := make([][]any, len(p.audit))
+	// Through audit.Copy: the copied events join this instance's hash chain.
+	entries := make([]audit.Entry, len(p.audit))
 	for i, a := range p.audit {
-		rows[i] = []any{a.ID, a.At, p.userID(a.Actor), a.ActorLabel, a.Action, a.ObjectType, a.ObjectID, string(canon(a.Details)),
-			a.IP, a.RequestID}
+		entries[i] = audit.Entry{ID: a.ID, At: a.At, ActorUserID: p.userID(a.Actor), ActorLabel: a.ActorLabel, Action: a.Action,
+			ObjectType: a.ObjectType, ObjectID: a.ObjectID, Details: db.JSON(canon(a.Details)), IP: a.IP, RequestID: a.RequestID}
 	}
-	if err := db.InsertRows(ctx, tx, "audit_events", []string{"id", "at", "actor_user_id", "actor_label", "action",
-		"object_type", "object_id", "details", "ip", "request_id"}, rows); err != nil {
+	if err := audit.Copy(ctx, tx, entries); err != nil {
 		return fmt.Errorf("missionbundle: copy audit events: %w", err)
 	}
 	return nil
