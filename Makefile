@@ -106,6 +106,7 @@ test-pg:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 8s ./app/bundle
 
 ## notices: THIRD_PARTY_NOTICES.md from go.mod (the modules linked into the
 ## binaries) and assets/package-lock.json (the npm packages in the bundle).
@@ -148,6 +149,7 @@ bench: build
 	bash bench/startup.sh ./$(BIN)
 	bash bench/db-backends.sh
 	bash bench/mitre.sh ./$(BIN)
+	$(GO) run ./bench/bundles -bin ./$(BIN)
 
 # Issue 14's figures, long: wrk on the hot reads and a soak (SOAK, default
 # 10m); kill -9 during sync, import and upload N times (default 20).

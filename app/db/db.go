@@ -127,6 +127,20 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 	return d.Write.TransactionalContext(ctx, nil, fn)
 }
 
+// SnapshotTx is Tx where every statement sees the same state of the
+// database (exports, backups): on PostgreSQL the transaction runs at
+// REPEATABLE READ; SQLite's write transactions are exclusive already.
+func (d *DB) SnapshotTx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	return d.Tx(ctx, func(tx *dbx.Tx) error {
+		if d.dialect.name == Postgres {
+			if _, err := tx.NewQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").WithContext(ctx).Execute(); err != nil {
+				return fmt.Errorf("db: snapshot: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // Catalog introspects the schema: tables, columns, keys, checks, indexes.
 func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 	return d.dialect.catalog(ctx, d.read)

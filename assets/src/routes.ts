@@ -33,6 +33,8 @@ export const routes: RouteDef[] = [
   { path: '/coverage', load: () => import('./routes/results/Coverage.svelte'), title: 'Coverage', meta: { auth: true, perm: 'mission.read' } },
   { path: '/layers/import', load: () => import('./routes/results/LayerImport.svelte'), title: 'Plan from a layer', meta: { auth: true, perm: 'test_template.read' } },
   { path: '/missions/:id/tests/:tid', load: () => import('./routes/missions/MissionTest.svelte'), title: 'Mission test', meta: { auth: true, perm: 'mission.read' } },
+  // Engagement bundles (issue 12): import, this instance, trusted keys.
+  { path: '/bundles', load: () => import('./routes/bundles/Bundles.svelte'), title: 'Bundles', meta: { auth: true } },
   // Component gallery (not in the navigation).
   { path: '/_ui', load: () => import('./routes/UiKit.svelte'), title: 'Components' },
 ];

@@ -35,6 +35,7 @@ export const navItems: NavItem[] = [
   { href: '/layers/import', label: 'Plan from a layer', icon: UploadIcon, section: 'Library', perm: 'test_template.read' },
   { href: '/missions', label: 'Missions', icon: TargetIcon, section: 'Engagements', perm: 'mission.read' },
   { href: '/coverage', label: 'Coverage', icon: BarChartIcon, section: 'Engagements', perm: 'mission.read' },
+  { href: '/bundles', label: 'Bundles', icon: UploadIcon, section: 'Engagements', perm: 'bundle.import' },
   { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
   { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
