@@ -18,6 +18,24 @@ type Caller struct {
 	Actor  audit.Actor
 }
 
+// by is who acted, as notification payloads name them: "by" the display
+// name (the e-mail when the account has none), "by_email", "by_user_id".
+func (c Caller) by() map[string]any {
+	name := c.Actor.Name
+	if name == "" {
+		name = c.Actor.Label
+	}
+	return map[string]any{"by": name, "by_email": c.Actor.Label, "by_user_id": c.UserID}
+}
+
+// with returns p with the entries of q added.
+func with(p, q map[string]any) map[string]any {
+	for k, v := range q {
+		p[k] = v
+	}
+	return p
+}
+
 // Mission statuses and member roles.
 const (
 	StatusPlanned   = "planned"

@@ -371,8 +371,8 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 			if err != nil {
 				return err
 			}
-			if err := s.notify.Create(ctx, tx, now, members, c.UserID, "mission.status_changed", map[string]any{
-				"mission_id": id, "mission_name": name, "from": m.Status, "to": status, "by": c.Actor.Label}); err != nil {
+			if err := s.notify.Create(ctx, tx, now, members, c.UserID, "mission.status_changed", with(map[string]any{
+				"mission_id": id, "mission_name": name, "from": m.Status, "to": status}, c.by())); err != nil {
 				return err
 			}
 		}
@@ -462,8 +462,8 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 				"role": role, "created_at": now, "updated_at": now}).WithContext(ctx).Execute(); err != nil {
 				return err
 			}
-			if err := s.notify.Create(ctx, tx, now, []string{userID}, c.UserID, "mission.member_added", map[string]any{
-				"mission_id": missionID, "mission_name": a.mission.Name, "role": role, "by": c.Actor.Label}); err != nil {
+			if err := s.notify.Create(ctx, tx, now, []string{userID}, c.UserID, "mission.member_added", with(map[string]any{
+				"mission_id": missionID, "mission_name": a.mission.Name, "role": role}, c.by())); err != nil {
 				return err
 			}
 		case err != nil:

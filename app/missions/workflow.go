@@ -462,9 +462,9 @@ func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, be
 		if assigned != nil {
 			ids = append(ids, *assigned)
 		}
-		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, map[string]any{
+		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, with(map[string]any{
 			"mission_id": after.MissionID, "mission_name": a.mission.Name, "test_id": after.ID, "test_name": after.Name,
-			"from": before.State, "to": after.State, "by": c.Actor.Label})
+			"from": before.State, "to": after.State}, c.by()))
 	}
 }
 

@@ -616,3 +616,62 @@ func TestMissionTestAtomicArguments(t *testing.T) {
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	assert.Equal(t, "ping -n 2 10.0.0.5", jsonBody(t, rec)["rendered"].(map[string]any)["command"])
 }
+
+// TestNamesNotEmails: notifications and the audit log name people; the
+// e-mail stays available beside the name.
+func TestNamesNotEmails(t *testing.T) {
+	t.Parallel()
+	e := newMissionEnv(t)
+	tid := e.adhoc("Named", `[]`)
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"active"}`, e.admin).Code)
+	rec := e.call("PATCH", e.path("/tests/"+tid), `{"state":"executed"}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.call("GET", "/api/v1/notifications", "", e.blue)
+	require.Equal(t, 200, rec.Code)
+	var ns struct {
+		Items []struct {
+			Kind    string         `json:"kind"`
+			Payload map[string]any `json:"payload"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ns))
+	found := false
+	for _, n := range ns.Items {
+		switch n.Kind {
+		case "test.executed":
+			found = true
+			assert.Equal(t, "red", n.Payload["by"], "the display name")
+			assert.Equal(t, "red@example.com", n.Payload["by_email"])
+			assert.Equal(t, e.redID, n.Payload["by_user_id"])
+		case "mission.member_added", "mission.status_changed":
+			assert.Equal(t, "Admin", n.Payload["by"], n.Kind)
+			assert.Equal(t, adminEmail, n.Payload["by_email"], n.Kind)
+		}
+	}
+	assert.True(t, found, rec.Body.String())
+
+	rec = e.call("GET", "/api/v1/audit?action=mission.member_set&object_id="+e.missionID, "", e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	var page struct {
+		Items []struct {
+			ActorName  string         `json:"actor_name"`
+			ActorLabel string         `json:"actor_label"`
+			Details    map[string]any `json:"details"`
+		} `json:"items"`
+		Users map[string]struct {
+			Name  string `json:"name"`
+			Email string `json:"email"`
+		} `json:"users"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Len(t, page.Items, 3)
+	for _, it := range page.Items {
+		assert.Equal(t, "Admin", it.ActorName)
+		assert.Equal(t, adminEmail, it.ActorLabel, "the e-mail stays")
+		uid := it.Details["user_id"].(string)
+		assert.NotEmpty(t, page.Users[uid].Name, "the member named in the details is named")
+	}
+	assert.Equal(t, "red", page.Users[e.redID].Name)
+	assert.Equal(t, "red@example.com", page.Users[e.redID].Email)
+	assert.Equal(t, "Admin", page.Users[e.adminID].Name)
+}
