@@ -68,5 +68,8 @@ describe('readable details', () => {
     expect(detailRows({ user_id: '0196aaaa-bbbb-7ccc-8ddd-eeeeffff0000' })[0].value).toBe('0196aaaa…');
     expect(detailRows(null)).toEqual([]);
     expect(fieldLabel('command_run')).toBe('Command as run');
+    const [m] = detailRows({ mission_id: '0196aaaa-bbbb-7ccc-8ddd-eeeeffff0000' });
+    expect(m.value).toBe('0196aaaa…');
+    expect(m.title).toBe('0196aaaa-bbbb-7ccc-8ddd-eeeeffff0000');
   });
 });

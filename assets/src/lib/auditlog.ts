@@ -186,7 +186,12 @@ function userName(id: string, users: Record<string, UserRef>): { text: string; t
 
 function text(v: unknown, key: string, users: Record<string, UserRef>): { text: string; title?: string } {
   if (v === null || v === undefined || v === '') return { text: '—' };
-  if (typeof v === 'string') return isUserKey(key) ? userName(v, users) : { text: v };
+  if (typeof v === 'string') {
+    if (isUserKey(key)) return userName(v, users);
+    // Other ids are long and meaningless to read: shortened, the full id in the tooltip.
+    if (/(^|_)id$/.test(key) && /^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(v)) return { text: `${v.slice(0, 8)}…`, title: v };
+    return { text: v };
+  }
   if (typeof v === 'number' || typeof v === 'boolean') return { text: String(v) };
   if (Array.isArray(v)) {
     if (v.length === 0) return { text: '(none)' };
