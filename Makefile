@@ -13,11 +13,14 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 RUN_ARGS ?=
 
-.PHONY: help run build build-pg ui ui-if-changed test vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
+.PHONY: help run build build-pg ui ui-if-changed test deps system-deps node-modules go-modules notices check-notices vet test-go test-pg fuzz test-ui check-dist e2e cross cross-windows bench clean
 
 help:
 	@echo "make run      build and start the server (SQLite in the default data dir)"
-	@echo "make test     every test: vet, Go tests on SQLite and PostgreSQL, frontend unit tests, browser e2e"
+	@echo "make test     every test: vet, Go tests on SQLite and PostgreSQL, frontend unit tests, browser e2e;"
+	@echo "              installs what it needs first (make deps) and prints each stage's time"
+	@echo "make deps     system packages (scripts/deps.sh), npm ci when needed, Go modules"
+	@echo "make notices  regenerate THIRD_PARTY_NOTICES.md after changing dependencies"
 	@echo "make build    build $(BIN) (pure Go, SQLite)"
 	@echo "make build-pg build $(BIN_PG) with PostgreSQL support (-tags postgres)"
 	@echo "make ui       rebuild the web app into assets/dist"
@@ -37,18 +40,42 @@ build:
 build-pg:
 	$(GO) build $(GOFLAGS_BUILD) -tags postgres -o $(BIN_PG) .
 
-ui:
-	cd assets && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+ui: node-modules
+	cd assets && npm run build
 
 ui-if-changed:
 	@scripts/ui-if-changed.sh
 
-## test: everything. PostgreSQL: uses $$PURPLEBOOK_TEST_PG_DSN, else starts a
-## throwaway cluster with scripts/pg-test-server.sh.
+## test: everything, from a fresh clone: first the set-up (system packages,
+## npm ci, Go modules), then the checks, one stage at a time with its wall
+## time printed at the end (scripts/stages.sh). PostgreSQL: uses
+## $$PURPLEBOOK_TEST_PG_DSN, else starts a throwaway cluster with
+## scripts/pg-test-server.sh and stops it afterwards.
 # Packaging tests install the .deb, so they run only as root (CI is root).
 IS_ROOT := $(filter 0,$(shell id -u))
-test: vet check-dist test-go test-pg fuzz cross-windows test-ui e2e $(if $(IS_ROOT),test-packaging)
-	@echo "make test: all passed"
+TEST_STAGES := system-deps node-modules go-modules vet check-notices check-dist test-go test-pg fuzz \
+  cross-windows test-ui e2e $(if $(IS_ROOT),test-packaging)
+test:
+	@scripts/stages.sh "$(MAKE) --no-print-directory" $(TEST_STAGES)
+
+## deps: what make test needs besides the sources.
+deps: system-deps node-modules go-modules
+
+# As root on Debian/Ubuntu it installs missing packages; otherwise it names them.
+system-deps:
+	@scripts/deps.sh
+
+# npm ci when node_modules is missing or older than the lock file (npm ci
+# replaces node_modules, stamp included).
+NPM_STAMP := assets/node_modules/.npm-ci.stamp
+node-modules: $(NPM_STAMP)
+$(NPM_STAMP): assets/package-lock.json assets/package.json
+	cd assets && npm ci --no-audit --no-fund --no-update-notifier
+	@touch $@
+
+go-modules:
+	$(GO) mod download
+	$(GO) -C packaging/tools mod download
 
 vet:
 	$(GO) vet ./...
@@ -80,14 +107,21 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
 
-check-dist:
-	@if [ -d assets/node_modules ]; then bash assets/scripts/check-dist.sh; \
-	  else echo "check-dist: assets/node_modules missing: run 'cd assets && npm ci' first"; exit 1; fi
+## notices: THIRD_PARTY_NOTICES.md from go.mod (the modules linked into the
+## binaries) and assets/package-lock.json (the npm packages in the bundle).
+notices: node-modules
+	$(GO) run ./scripts/notices
 
-test-ui:
+check-notices: node-modules
+	$(GO) run ./scripts/notices -check
+
+check-dist: node-modules
+	bash assets/scripts/check-dist.sh
+
+test-ui: node-modules
 	cd assets && npm test
 
-e2e: build
+e2e: node-modules build
 	cd assets && PURPLEBOOK_BIN=$(CURDIR)/$(BIN) npm run e2e
 
 cross-windows:
@@ -98,6 +132,17 @@ cross:
 	GOOS=linux   GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-amd64 .
 	GOOS=linux   GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-arm64 .
 	GOOS=darwin  GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-darwin-arm64 .
+
+## cover: per-package statement coverage of app/..., reached from any test
+## binary (API tests count for the packages they exercise); fails when a test
+## fails or a package is under 70%. Exempt: app/service (drives the OS service
+## managers: systemctl, sc.exe, launchd) and app/db/dbtest (test helper whose
+## PostgreSQL half runs only under -tags postgres).
+.PHONY: cover
+cover:
+	@mkdir -p bin
+	@status=0; $(GO) test -count=1 -coverpkg=./app/... -coverprofile=bin/cover.out ./... || status=$$?; \
+	  $(GO) run ./scripts/cover -min 70 -exclude app/service,app/db/dbtest bin/cover.out && exit $$status
 
 bench: build
 	bash bench/startup.sh ./$(BIN)

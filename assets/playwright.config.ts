@@ -4,8 +4,9 @@ import { defineConfig } from '@playwright/test';
  * Browser end-to-end tests against the real `purplebook` binary.
  *
  * e2e/global-setup.ts starts `purplebook serve` on a fresh temp data dir and a
- * free loopback port and exports its URL as PURPLEBOOK_E2E_BASE_URL before the
- * workers load this file; e2e/global-teardown.ts stops it.
+ * loopback port the kernel picks, and exports its URL as
+ * PURPLEBOOK_E2E_BASE_URL before the workers load this file; the function it
+ * returns (Playwright's global teardown) stops it.
  *   PURPLEBOOK_BIN=/path/to/purplebook   use this binary (else: go build from the repo root)
  *   PURPLEBOOK_E2E_URL=http://host:port  test an already running server instead
  *   PURPLEBOOK_E2E_KEEP=1                keep the temp dir (data dir and server.log)
@@ -16,7 +17,6 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   outputDir: './test-results',
   globalSetup: './e2e/global-setup.ts',
-  globalTeardown: './e2e/global-teardown.ts',
   // The summary reporter prints `e2e: N passed, N failed` as the very last line.
   reporter: [['list'], ['./e2e/summary-reporter.ts']],
   // One worker: specs share one server and its ATT&CK catalogue (some sync

@@ -4,7 +4,7 @@
 # ARCH is amd64 or arm64; VERSION the `git describe` version. Writes
 #   OUTDIR/purplebook_<pkgver>-1_<arch>.deb          (nfpm)
 #   OUTDIR/purplebook-<pkgver>-1.<x86_64|aarch64>.rpm (nfpm)
-#   OUTDIR/purplebook_<VERSION>_linux_<arch>.tar.gz  (binary, docs, notices, install.sh)
+#   OUTDIR/purplebook_<VERSION>_linux_<arch>.tar.gz  (binary, docs, licence, notices, install.sh)
 # nfpm runs as a Go tool of packaging/tools/go.mod, so nothing but Go
 # modules is downloaded and the build cache keeps it compiled.
 set -euo pipefail
@@ -23,13 +23,12 @@ out=$(cd "$out" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$root/packaging/notices.sh" "$binary" "$version" >"$work/NOTICES.txt"
 
 for f in "${formats[@]}"; do
   case "$f" in
     deb|rpm)
       (cd "$root" && PB_ARCH=$arch PB_PKG_VERSION=$("$root/packaging/pkg-version.sh" "$version") \
-        PB_BINARY=$binary PB_NOTICES=$work/NOTICES.txt \
+        PB_BINARY=$binary \
         $GO tool -modfile=packaging/tools/go.mod nfpm package --config packaging/linux/nfpm.yaml \
           --packager "$f" --target "$out/")
       ;;
@@ -41,10 +40,7 @@ for f in "${formats[@]}"; do
       install -m 0755 "$root/packaging/linux/install.sh" "$d/install.sh"
       install -m 0644 "$root/packaging/linux/purplebook.service" "$root/packaging/linux/default.env" "$d/"
       install -m 0755 "$root"/packaging/linux/scripts/*.sh "$d/scripts/"
-      install -m 0644 "$work/NOTICES.txt" "$root/docs/INSTALL.md" "$d/"
-      for f2 in README.md LICENSE; do
-        [ ! -f "$root/$f2" ] || install -m 0644 "$root/$f2" "$d/"
-      done
+      install -m 0644 "$root/README.md" "$root/LICENSE" "$root/THIRD_PARTY_NOTICES.md" "$root/docs/INSTALL.md" "$d/"
       tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
       echo "created package: $out/$name.tar.gz"
       ;;

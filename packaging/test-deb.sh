@@ -58,7 +58,8 @@ fi
 step "package contents"
 contents=$(dpkg-deb -c "$deb" | awk '{print $1, $6}')
 for f in "-rwxr-xr-x ./usr/bin/purplebook" "-rw-r--r-- ./usr/lib/systemd/system/purplebook.service" \
-  "-rw------- ./etc/default/purplebook" "-rw-r--r-- ./usr/share/doc/purplebook/NOTICES.txt"; do
+  "-rw------- ./etc/default/purplebook" "-rw-r--r-- ./usr/share/doc/purplebook/LICENSE" \
+  "-rw-r--r-- ./usr/share/doc/purplebook/copyright" "-rw-r--r-- ./usr/share/doc/purplebook/THIRD_PARTY_NOTICES.md"; do
   grep -qxF -- "$f" <<<"$contents" || fail "the .deb lacks $f"
 done
 dpkg-deb -f "$deb" Version | grep -qx "$("$root/packaging/pkg-version.sh" "$version")-1" || fail "wrong package version"

@@ -2,7 +2,7 @@
 # Builds the Windows installer with makensis from a windows/amd64 binary and
 # checks: the binary is a PE32+ x86-64 executable, the installer a PE
 # executable holding exactly that binary (7z lists and extracts NSIS
-# archives) plus the uninstaller and the notices; then signs a second build
+# archives) plus the uninstaller, the licence and the notices; then signs a second build
 # with a throwaway certificate and verifies the installer, the binary and the
 # uninstaller inside it.
 #
@@ -53,13 +53,14 @@ PURPLEBOOK_SIGN_CERT= "$root/packaging/windows/build.sh" "$exe" "$version" "$set
 m=$(pe_machine "$setup") || fail "the installer is not a PE executable"
 ok "$(basename "$setup") ($(size_of "$setup")): PE, machine $m"
 7z l -ba "$setup" >"$work/list" 2>&1 || { cat "$work/list"; fail "7z cannot read the installer"; }
-for f in purplebook.exe uninstall.exe NOTICES.txt purplebook.ico; do
+for f in purplebook.exe uninstall.exe LICENSE.txt THIRD_PARTY_NOTICES.txt purplebook.ico; do
   grep -q " $f\$" "$work/list" || fail "the installer lacks $f"
 done
-7z x -y -o"$work/x" "$setup" purplebook.exe NOTICES.txt >/dev/null
+7z x -y -o"$work/x" "$setup" purplebook.exe LICENSE.txt THIRD_PARTY_NOTICES.txt >/dev/null
 cmp -s "$exe" "$work/x/purplebook.exe" || fail "the purplebook.exe in the installer differs from $exe"
-grep -q "modernc.org/sqlite" "$work/x/NOTICES.txt" || fail "NOTICES.txt lacks the modules"
-ok "holds purplebook.exe (identical), uninstall.exe, NOTICES.txt, icon"
+cmp -s "$root/LICENSE" "$work/x/LICENSE.txt" || fail "LICENSE.txt in the installer differs from LICENSE"
+cmp -s "$root/THIRD_PARTY_NOTICES.md" "$work/x/THIRD_PARTY_NOTICES.txt" || fail "THIRD_PARTY_NOTICES.txt differs from THIRD_PARTY_NOTICES.md"
+ok "holds purplebook.exe (identical), uninstall.exe, LICENSE.txt, THIRD_PARTY_NOTICES.txt, icon"
 
 step "signed installer (throwaway certificate)"
 openssl req -x509 -newkey rsa:2048 -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \

@@ -53,11 +53,11 @@ step "tar.gz of $version"
 tgz=$(ls "$work"/out/*.tar.gz)
 name=$(basename "$tgz" .tar.gz)
 listing=$(tar tzf "$tgz")
-for f in purplebook install.sh purplebook.service default.env NOTICES.txt INSTALL.md \
+for f in purplebook install.sh purplebook.service default.env LICENSE THIRD_PARTY_NOTICES.md INSTALL.md \
   scripts/postinstall.sh scripts/preremove.sh scripts/postremove.sh; do
   grep -qx "$name/$f" <<<"$listing" || fail "the archive lacks $name/$f"
 done
-ok "$(basename "$tgz") ($(size_of "$tgz")): binary, install.sh, unit, settings, scripts, notices, docs"
+ok "$(basename "$tgz") ($(size_of "$tgz")): binary, install.sh, unit, settings, scripts, licence, notices, docs"
 tar -C "$work" -xzf "$tgz"
 
 step "install.sh --prefix $prefix"

@@ -33,11 +33,12 @@ async function setUp(): Promise<Setup> {
   const red = await makeUser(base(), token, { groups: ['Red team'], name: `Rita Red ${unique('r').slice(-4)}` });
   const blue = await makeUser(base(), token, { groups: ['Blue team'], name: `Bob Blue ${unique('b').slice(-4)}` });
   const missionName = unique('Mission');
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
   const m = await apiAs<{ id: string }>(base(), token, 'POST', '/missions', {
     name: missionName,
     description: 'Two-user browser test',
-    starts_on: '2026-01-05',
-    ends_on: '2026-01-30',
+    starts_on: day(0),
+    ends_on: day(25),
   });
   await apiAs(base(), token, 'POST', `/missions/${m.id}/members`, { user_id: red.id, role: 'red' });
   await apiAs(base(), token, 'POST', `/missions/${m.id}/members`, { user_id: blue.id, role: 'blue' });

@@ -1,4 +1,4 @@
-/** What global-setup hands to global-teardown and the specs (same process; also written to a file, path in STATE_ENV). */
+/** What global-setup hands to the specs (written to a file, path in STATE_ENV). */
 export interface ServerState {
   tmpDir: string;
   pid: number | null;

@@ -44,6 +44,30 @@ test('the skip link moves keyboard focus to the main content', async ({ page }) 
   await expect(page.locator('#main-content')).toBeFocused();
 });
 
+// The session is restored after the first render: until /auth/refresh answers,
+// the page shows the bare layout, then the shell. Holding that answer makes the
+// order certain: a keyboard user who used the skip link meanwhile keeps focus
+// on the main content when the shell appears (it once replaced <main>).
+test('the skip link focus survives the session restore', async ({ page }) => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/v1/auth/refresh', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('bare-layout')).toBeVisible();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to main content' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main-content')).toBeFocused();
+
+  release();
+  await expect(page.getByRole('navigation', { name: 'Main' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Database' })).toBeVisible();
+  await expect(page.locator('#main-content')).toBeFocused();
+});
+
 test('the theme toggle cycles system → light → dark and persists', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' });
   await page.goto('/');

@@ -20,8 +20,8 @@ function base32(secret: string): Buffer {
   return Buffer.from(out);
 }
 
-export function totp(secret: string, at = Date.now(), step = 30): string {
-  const counter = Math.floor(at / 1000 / step);
+/** The code of one 30-second step (RFC 6238 counter). */
+export function totpAt(secret: string, counter: number): string {
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(counter));
   const h = createHmac('sha1', base32(secret)).update(msg).digest();
@@ -30,16 +30,26 @@ export function totp(secret: string, at = Date.now(), step = 30): string {
   return String(n % 1_000_000).padStart(6, '0');
 }
 
+const STEP_SECONDS = 30;
+const stepNow = () => Math.floor(Date.now() / 1000 / STEP_SECONDS);
+
+/** The step of each secret's last code handed out. */
+const lastStep = new Map<string, number>();
+
 /**
- * A code that has not been used yet: the server refuses a code twice in its
- * window, so after `used` wait for the next step.
+ * The next code of an authenticator for `secret`, as the server accepts it
+ * (app/auth/mfa.go): the codes of the current step and one step either side,
+ * each step once, and never a step before the last one accepted. The first
+ * code is the current step's; a second one in the same 30 s is the next
+ * step's, so nothing waits for the clock. The server and the tests share the
+ * machine's clock.
  */
-export async function freshTotp(secret: string, used?: string): Promise<string> {
-  for (;;) {
-    const c = totp(secret);
-    // Avoid the last second of a step (the server might see the next one).
-    const left = 30 - (Math.floor(Date.now() / 1000) % 30);
-    if (c !== used && left > 2) return c;
-    await new Promise((r) => setTimeout(r, 1000));
+export function totp(secret: string): string {
+  const now = stepNow();
+  const step = Math.max(now, (lastStep.get(secret) ?? now - 1) + 1);
+  if (step > now + 1) {
+    throw new Error('e2e totp: a third code within one 30-second step would be refused by the server; use a recovery code');
   }
+  lastStep.set(secret, step);
+  return totpAt(secret, step);
 }

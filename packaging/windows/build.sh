@@ -19,10 +19,10 @@ trap 'rm -rf "$work"' EXIT
 
 cp "$binary" "$work/purplebook.exe"
 sh "$here/sign.sh" "$work/purplebook.exe"
-"$root/packaging/notices.sh" "$binary" "$version" >"$work/NOTICES.txt"
 
 args=(-V2 -NOCD "-DVERSION=$version" "-DVERSION_NUM=$("$root/packaging/pkg-version.sh" -n "$version")"
-  "-DBINARY=$work/purplebook.exe" "-DNOTICES=$work/NOTICES.txt" "-DOUTFILE=$outfile")
+  "-DBINARY=$work/purplebook.exe" "-DLICENSE=$root/LICENSE" "-DNOTICES=$root/THIRD_PARTY_NOTICES.md"
+  "-DOUTFILE=$outfile")
 if [ -n "${PURPLEBOOK_SIGN_CERT:-}" ]; then
   args+=("-DSIGN=sh \"$here/sign.sh\" \"%1\"")
 fi

@@ -1,7 +1,9 @@
 ; Purplebook Windows installer (NSIS 3). Built by `make dist` through
 ; packaging/windows/build.sh, which passes:
 ;   -DVERSION=<git describe>  -DVERSION_NUM=<a.b.c.d>
-;   -DBINARY=<purplebook.exe> -DNOTICES=<NOTICES.txt> -DOUTFILE=<setup.exe>
+;   -DBINARY=<purplebook.exe> -DOUTFILE=<setup.exe>
+;   -DLICENSE=<LICENSE>       -DNOTICES=<THIRD_PARTY_NOTICES.md>
+;                             installed as LICENSE.txt and THIRD_PARTY_NOTICES.txt
 ;   -DSIGN=<command>          optional: signs the uninstaller ("%1" = file)
 ;
 ; Installs purplebook.exe to Program Files\Purplebook, keeps the data in
@@ -12,6 +14,9 @@
 
 !ifndef VERSION
   !error "pass -DVERSION=..."
+!endif
+!ifndef LICENSE
+  !error "pass -DLICENSE=... and -DNOTICES=..."
 !endif
 !ifndef VERSION_NUM
   !define VERSION_NUM "0.0.0.0"
@@ -48,7 +53,7 @@ VIAddVersionKey /LANG=1033 "ProductVersion" "${VERSION}"
 VIAddVersionKey /LANG=1033 "FileVersion" "${VERSION}"
 VIAddVersionKey /LANG=1033 "FileDescription" "${PRODUCT} installer"
 VIAddVersionKey /LANG=1033 "CompanyName" "${PRODUCT}"
-VIAddVersionKey /LANG=1033 "LegalCopyright" "${PRODUCT} contributors"
+VIAddVersionKey /LANG=1033 "LegalCopyright" "${PRODUCT} contributors. Apache License 2.0"
 
 !include "MUI2.nsh"
 !include "LogicLib.nsh"
@@ -122,7 +127,9 @@ Section "Purplebook" SecMain
   ${EndIf}
 
   File "/oname=purplebook.exe" "${BINARY}"
-  File "/oname=NOTICES.txt" "${NOTICES}"
+  File "/oname=LICENSE.txt" "${LICENSE}"
+  File "/oname=THIRD_PARTY_NOTICES.txt" "${NOTICES}"
+  Delete "$INSTDIR\NOTICES.txt" ; the notices of versions before the licence
   File "/oname=purplebook.ico" "purplebook.ico"
   WriteUninstaller "$INSTDIR\uninstall.exe"
 
@@ -278,7 +285,9 @@ Section "Uninstall"
 
   Delete "$SMPROGRAMS\Purplebook.lnk"
   Delete "$INSTDIR\purplebook.exe"
-  Delete "$INSTDIR\NOTICES.txt"
+  Delete "$INSTDIR\LICENSE.txt"
+  Delete "$INSTDIR\THIRD_PARTY_NOTICES.txt"
+  Delete "$INSTDIR\NOTICES.txt" ; written by versions before the licence
   Delete "$INSTDIR\purplebook.ico"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"

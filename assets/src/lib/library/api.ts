@@ -2,12 +2,12 @@
 import { api } from '../api';
 import { upload, type UploadProgress } from '../upload';
 import type { AtomicReport, Page, Scenario, TemplateInput, TestTemplate } from './types';
-import type { LibraryFilters } from './filters';
+import type { LibraryFilters, Paging } from './filters';
 import { filtersToQuery } from './filters';
 
 export const libraryApi = {
-  list(f: LibraryFilters, signal?: AbortSignal): Promise<Page<TestTemplate>> {
-    return api.get<Page<TestTemplate>>('/test-templates', { query: filtersToQuery(f), signal });
+  list(f: LibraryFilters, paging: Paging, signal?: AbortSignal): Promise<Page<TestTemplate>> {
+    return api.get<Page<TestTemplate>>('/test-templates', { query: filtersToQuery(f, paging), signal });
   },
   get(id: string): Promise<TestTemplate> {
     return api.get<TestTemplate>(`/test-templates/${encodeURIComponent(id)}`);

@@ -11,6 +11,10 @@ export interface LibraryFilters {
   deleted: boolean;
   /** Server sort key: name, created_at, updated_at, opsec_level; '-' prefix = descending. */
   sort: string;
+}
+
+/** Which page of the list (the screen's PagedList holds it). */
+export interface Paging {
   page: number;
   per_page: number;
 }
@@ -27,14 +31,14 @@ export const FILTER_LABELS: Record<FilterKey, string> = {
 };
 
 export function emptyFilters(): LibraryFilters {
-  return { tactic: '', technique: '', platform: '', opsec: '', tag: '', q: '', deleted: false, sort: 'name', page: 1, per_page: 25 };
+  return { tactic: '', technique: '', platform: '', opsec: '', tag: '', q: '', deleted: false, sort: 'name' };
 }
 
 /**
  * The query of GET /test-templates: empty values left out, a technique id
  * with a dot goes to `subtechnique` (the server keeps them apart), ids upper-cased.
  */
-export function filtersToQuery(f: LibraryFilters): Record<string, QueryValue> {
+export function filtersToQuery(f: LibraryFilters, paging: Paging): Record<string, QueryValue> {
   const out: Record<string, QueryValue> = {};
   const tactic = f.tactic.trim();
   if (tactic) out.tactic = /^ta\d+$/i.test(tactic) ? tactic.toUpperCase() : tactic;
@@ -49,8 +53,8 @@ export function filtersToQuery(f: LibraryFilters): Record<string, QueryValue> {
   if (f.q.trim()) out.q = f.q.trim();
   if (f.deleted) out.deleted = true;
   if (f.sort && f.sort !== 'name') out.sort = f.sort;
-  if (f.page > 1) out.page = f.page;
-  if (f.per_page) out.per_page = f.per_page;
+  if (paging.page > 1) out.page = paging.page;
+  out.per_page = paging.per_page;
   return out;
 }
 

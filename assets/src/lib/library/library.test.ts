@@ -4,17 +4,18 @@ import { byMatrixOrder, dropIndex, insertAt, keyboardTarget, move, removeAt } fr
 
 describe('filtersToQuery', () => {
   it('leaves out empty filters and the default sort', () => {
-    expect(filtersToQuery(emptyFilters())).toEqual({ per_page: 25 });
+    expect(filtersToQuery(emptyFilters(), { page: 1, per_page: 25 })).toEqual({ per_page: 25 });
   });
   it('maps every filter', () => {
-    const f = { ...emptyFilters(), tactic: 'ta0007', technique: 't1059', platform: 'linux', opsec: 'low', tag: ' web ', q: ' who ', deleted: true, sort: '-updated_at', page: 3 };
-    expect(filtersToQuery(f)).toEqual({
+    const f = { ...emptyFilters(), tactic: 'ta0007', technique: 't1059', platform: 'linux', opsec: 'low', tag: ' web ', q: ' who ', deleted: true, sort: '-updated_at' };
+    expect(filtersToQuery(f, { page: 3, per_page: 25 })).toEqual({
       tactic: 'TA0007', technique: 'T1059', platform: 'linux', opsec: 'low', tag: 'web', q: 'who', deleted: true, sort: '-updated_at', page: 3, per_page: 25,
     });
   });
   it('keeps tactic shortnames and sends dotted ids as subtechnique', () => {
-    expect(filtersToQuery({ ...emptyFilters(), tactic: 'discovery', technique: 't1059.001' })).toMatchObject({ tactic: 'discovery', subtechnique: 'T1059.001' });
-    expect(filtersToQuery({ ...emptyFilters(), technique: 'T1059.001' }).technique).toBeUndefined();
+    const first = { page: 1, per_page: 25 };
+    expect(filtersToQuery({ ...emptyFilters(), tactic: 'discovery', technique: 't1059.001' }, first)).toMatchObject({ tactic: 'discovery', subtechnique: 'T1059.001' });
+    expect(filtersToQuery({ ...emptyFilters(), technique: 'T1059.001' }, first).technique).toBeUndefined();
   });
   it('lists active chips in order', () => {
     expect(activeChips({ ...emptyFilters(), tag: 'x', tactic: 'TA0002', q: 'ignored' }).map((c) => c.key)).toEqual(['tactic', 'tag']);
