@@ -36,6 +36,7 @@ type dialect struct {
 	afterMigrate func(ctx context.Context, c *sql.DB) error
 	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
 	tableCount   string // SQL counting the application's tables
+	sizeQuery    string // SQL giving the database's size in bytes
 }
 
 var dialects = map[string]dialect{}
@@ -151,6 +152,14 @@ func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 func (d *DB) TableCount(ctx context.Context) (int, error) {
 	var n int
 	err := d.read.QueryRowContext(ctx, d.dialect.tableCount).Scan(&n)
+	return n, err
+}
+
+// Size is the database's size in bytes as the engine reports it (SQLite:
+// pages in use; PostgreSQL: pg_database_size).
+func (d *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := d.read.QueryRowContext(ctx, d.dialect.sizeQuery).Scan(&n)
 	return n, err
 }
 

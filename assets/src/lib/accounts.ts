@@ -224,7 +224,10 @@ export interface AuditEntry {
   id: string;
   at: string;
   actor_user_id: string | null;
+  /** The e-mail (or "console", "anonymous") recorded at the time. */
   actor_label: string;
+  /** The actor's current display name ('' for non-users). */
+  actor_name?: string;
   action: string;
   object_type: string;
   object_id: string;
@@ -244,7 +247,8 @@ export interface AuditQuery {
   per_page?: number;
 }
 
-export const listAudit = (q: AuditQuery = {}) => api.get<Page<AuditEntry>>('/audit', { query: query(q) });
+export const listAudit = (q: AuditQuery = {}) =>
+  api.get<Page<AuditEntry> & { users?: Record<string, import('./auditlog').UserRef> }>('/audit', { query: query(q) });
 
 // ---- Settings -------------------------------------------------------------
 
