@@ -40,7 +40,7 @@ test.describe('signed out', () => {
 
     // Empty form: inline errors, no request.
     await card.getByRole('button', { name: 'Sign in' }).click();
-    await expect(card.getByLabel('Email')).toHaveAccessibleDescription('Enter your email address.');
+    await expect(card.getByLabel('Email')).toHaveAccessibleDescription('Email is required.');
 
     await signInWithForm(page, user.email, 'not-the-password');
     await expect(page.getByTestId('login-error')).toHaveText('Email or password is incorrect.');

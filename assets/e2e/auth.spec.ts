@@ -153,7 +153,7 @@ test('first-run setup → sign-in → group and invitation → the invited user 
       await expect(card.getByLabel('Your name')).toBeFocused();
       await shots(p2, 'invite');
       await card.getByRole('button', { name: 'Create my account' }).click();
-      await expect(card.getByLabel('Your name')).toHaveAccessibleDescription('Enter your name.');
+      await expect(card.getByLabel('Your name')).toHaveAccessibleDescription('Your name is required.');
       await card.getByLabel('Your name').fill(READER.name);
       await card.getByRole('textbox', { name: 'Password', exact: true }).fill(READER.password);
       await card.getByRole('textbox', { name: 'Repeat the password', exact: true }).fill(READER.password);
