@@ -115,6 +115,19 @@ func (s *Server) setUserPassword(w http.ResponseWriter, req bunrouter.Request) e
 	return noContent(w)
 }
 
+// resetUserMFA turns MFA off for an account whose owner lost the
+// authenticator and the recovery codes: their sessions end.
+func (s *Server) resetUserMFA(w http.ResponseWriter, req bunrouter.Request) error {
+	var in struct{}
+	if err := decodeOptionalJSON(req, &in); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.ResetMFA(req.Context(), principal(req), req.Param("id"), meta(req)); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
 // changePassword: the caller's other sessions end, this one stays valid.
 func (s *Server) changePassword(w http.ResponseWriter, req bunrouter.Request) error {
 	var in auth.ChangePasswordParams
@@ -315,6 +328,23 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, req bunrouter.Request) 
 		return err
 	}
 	return noContent(w)
+}
+
+// lookupInvitation previews a pending invitation for the acceptance page:
+// address, inviter, groups, expiry. Public; the token travels in the body
+// (never in a URL that logs or referrers would keep); throttled like login.
+func (s *Server) lookupInvitation(w http.ResponseWriter, req bunrouter.Request) error {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(req, &in); err != nil {
+		return err
+	}
+	p, err := s.opts.Auth.LookupInvitation(req.Context(), in.Token, meta(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
 }
 
 // acceptInvitation creates the invited account and signs it in like login.

@@ -16,6 +16,8 @@ func (s *Server) adminRoutes() []Route {
 		{Method: "DELETE", Path: "/users/:id", Access: Permission, Perm: users, h: s.deleteUser},
 		{Method: "POST", Path: "/users/:id/password", Access: Permission, Perm: users, h: s.setUserPassword},
 
+		{Method: "POST", Path: "/users/:id/mfa/reset", Access: Permission, Perm: users, h: s.resetUserMFA},
+
 		{Method: "POST", Path: "/auth/password", Access: Authenticated, h: s.changePassword},
 		{Method: "PATCH", Path: "/auth/me", Access: Authenticated, h: s.updateMe},
 
@@ -33,6 +35,7 @@ func (s *Server) adminRoutes() []Route {
 		{Method: "POST", Path: "/invitations", Access: Permission, Perm: invitations, h: s.createInvitation},
 		{Method: "DELETE", Path: "/invitations/:id", Access: Permission, Perm: invitations, h: s.revokeInvitation},
 		{Method: "POST", Path: "/invitations/accept", Access: Public, h: s.acceptInvitation},
+		{Method: "POST", Path: "/invitations/lookup", Access: Public, h: s.lookupInvitation},
 
 		{Method: "GET", Path: "/audit", Access: Permission, Perm: "audit.read", h: s.listAudit},
 	}

@@ -4,10 +4,14 @@
  * end to end: empty name, dates in the wrong order, then the server's own
  * answer for the edit of the same mission, shown the same way.
  */
-import { test, expect } from './fixtures';
+import { test, expect as baseExpect } from './fixtures';
+
+// The machine running the suite may be busy: generous waits, never sleeps.
+const expect = baseExpect.configure({ timeout: 30_000 });
 import { shots, unique } from './helpers';
 
 test.beforeEach(() => {
+  test.slow();
   test.skip(!process.env.PURPLEBOOK_E2E_ADMIN_EMAIL, 'the server has no accounts');
 });
 

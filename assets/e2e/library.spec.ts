@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect } from './fixtures';
+import { test, expect as baseExpect } from './fixtures';
 import { shots, unique } from './helpers';
+
+// The machine running the suite may be busy: generous waits, never sleeps.
+const expect = baseExpect.configure({ timeout: 30_000 });
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -51,6 +54,7 @@ async function entryNames(page: Page): Promise<string[]> {
 }
 
 test.beforeEach(({ accessToken }) => {
+  test.slow();
   test.skip(!accessToken, 'the library screens need a signed-in user');
 });
 

@@ -139,6 +139,8 @@ export const createUser = (body: { email: string; name: string; password: string
 export const updateUser = (id: string, body: { name?: string; email?: string; disabled?: boolean; group_ids?: string[] }) =>
   api.patch<UserDetail>(`/users/${encodeURIComponent(id)}`, body);
 export const deleteUser = (id: string) => api.delete(`/users/${encodeURIComponent(id)}`);
+/** Turns off two-factor authentication of another account (user.manage); its sessions end. */
+export const resetUserMfa = (id: string) => api.post<void>(`/users/${encodeURIComponent(id)}/mfa/reset`);
 export const setUserPassword = (id: string, password: string) =>
   api.post<void>(`/users/${encodeURIComponent(id)}/password`, { password });
 

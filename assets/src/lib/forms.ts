@@ -131,7 +131,7 @@ export function fieldSentence(label: string, problem: string): string {
   const p = problem.trim();
   if (!p) return '';
   const body = /^[a-z]/.test(p) ? `${label} ${p}` : p;
-  return /[.!?)]$/.test(body) ? body : `${body}.`;
+  return /[.!?]$/.test(body) ? body : `${body}.`;
 }
 
 /**

@@ -14,6 +14,7 @@ import ClipboardListIcon from './icons/ClipboardListIcon.svelte';
 import TargetIcon from './icons/TargetIcon.svelte';
 import BookIcon from './icons/BookIcon.svelte';
 import LayersIcon from './icons/LayersIcon.svelte';
+import SlidersIcon from './icons/SlidersIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -34,6 +35,7 @@ export const navItems: NavItem[] = [
   { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
   { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
+  { href: '/admin/settings', label: 'Settings', icon: SlidersIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
 ];
 
