@@ -41,7 +41,7 @@ async function seed(request: APIRequestContext, token: string): Promise<Data> {
   const prefix = unique('fit');
   const long = 'A long template name that keeps going to see how the tables and the builder wrap it at narrow widths';
   const tpl: string[] = [];
-  for (const [i, tag] of ['T1059', 'T1059.001', 'T1082', 'T1016'].entries()) {
+  for (const [i, tag] of ['T1059', 'T1059.001', 'T1053.005', 'T1547'].entries()) {
     const t = await apiAs<{ id: string }>(base(), token, 'POST', '/test-templates', {
       name: i === 0 ? `${prefix} ${long}` : `${prefix} template ${i}`,
       description: 'Made by the screens e2e to fill every screen.',

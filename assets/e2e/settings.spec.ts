@@ -54,10 +54,10 @@ test('detection levels: add, reorder with the keyboard, edit colour and "counts 
 
   // Edit: colour and "counts as detected".
   await card.getByRole('button', { name: `Edit ${name}` }).click();
-  await form.getByRole('textbox', { name: 'Colour' }).fill('#12345g');
+  await form.getByRole('textbox', { name: 'Colour', exact: true }).fill('#12345g');
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.getByRole('textbox', { name: 'Colour' })).toHaveAccessibleDescription(/Colour must be a colour in the form #rrggbb/);
-  await form.getByRole('textbox', { name: 'Colour' }).fill('#0a7f5a');
+  await expect(form.getByRole('textbox', { name: 'Colour', exact: true })).toHaveAccessibleDescription(/Colour must be a colour in the form #rrggbb/);
+  await form.getByRole('textbox', { name: 'Colour', exact: true }).fill('#0a7f5a');
   await form.getByRole('checkbox', { name: /Counts as detected/ }).uncheck();
   await form.getByRole('button', { name: 'Save' }).click();
   await expect(form).toBeHidden();
