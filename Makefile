@@ -133,6 +133,17 @@ cross:
 	GOOS=linux   GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-linux-arm64 .
 	GOOS=darwin  GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/purplebook-darwin-arm64 .
 
+## cover: per-package statement coverage of app/..., reached from any test
+## binary (API tests count for the packages they exercise); fails when a test
+## fails or a package is under 70%. Exempt: app/service (drives the OS service
+## managers: systemctl, sc.exe, launchd) and app/db/dbtest (test helper whose
+## PostgreSQL half runs only under -tags postgres).
+.PHONY: cover
+cover:
+	@mkdir -p bin
+	@status=0; $(GO) test -count=1 -coverpkg=./app/... -coverprofile=bin/cover.out ./... || status=$$?; \
+	  $(GO) run ./scripts/cover -min 70 -exclude app/service,app/db/dbtest bin/cover.out && exit $$status
+
 bench: build
 	bash bench/startup.sh ./$(BIN)
 	bash bench/db-backends.sh

@@ -149,11 +149,23 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*Session, 
 	var sessionID string
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		var rt refreshRow
-		err := tx.Select("id", "user_id", "session_id", "family_id", "expires_at", "rotated_at", "revoked_at").
-			From("refresh_tokens").Where(dbx.HashExp{"token_hash": hashToken(token)}).WithContext(ctx).One(&rt)
+		where := dbx.HashExp{"token_hash": hashToken(token)}
+		err := tx.Select("id").From("refresh_tokens").Where(where).WithContext(ctx).Row(&rt.ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errInvalidRefresh
 		}
+		if err != nil {
+			return err
+		}
+		// Concurrent refreshes of one token queue here (PostgreSQL; SQLite's
+		// write transactions are exclusive already) and each reads the state
+		// the previous one left: one rotates, the next sees a reuse and
+		// revokes the family, the rest find it revoked, on both engines.
+		if err := s.db.LockForUpdate(ctx, tx, "refresh_tokens", rt.ID); err != nil {
+			return err
+		}
+		err = tx.Select("id", "user_id", "session_id", "family_id", "expires_at", "rotated_at", "revoked_at").
+			From("refresh_tokens").Where(where).WithContext(ctx).One(&rt)
 		if err != nil {
 			return err
 		}

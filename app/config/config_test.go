@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,10 +45,26 @@ func TestPrecedenceFlagEnvDefault(t *testing.T) {
 	assert.True(t, filepath.IsAbs(c.DataDir), "data dir is made absolute")
 }
 
+// TestXDGDataHome checks the exact default per OS: only this GOOS's rule may
+// answer (a Linux build giving the macOS path fails).
 func TestXDGDataHome(t *testing.T) {
-	got := DefaultDataDir(env(map[string]string{"XDG_DATA_HOME": "/x/data", "HOME": "/home/u"}))
-	if got != filepath.Join("/x/data", "purplebook") && got != filepath.Join("/home/u", "Library", "Application Support", "Purplebook") {
-		t.Fatalf("unexpected default %q", got)
+	getenv := env(map[string]string{"XDG_DATA_HOME": "/x/data", "HOME": "/home/u", "ProgramData": `D:\PD`})
+	relative := env(map[string]string{"XDG_DATA_HOME": "x/data", "HOME": "/home/u"})
+	noXDG := env(map[string]string{"HOME": "/home/u"})
+	got := DefaultDataDir(getenv)
+	switch runtime.GOOS {
+	case "windows":
+		assert.Equal(t, filepath.Join(`D:\PD`, "Purplebook"), got)
+		assert.Equal(t, `C:\ProgramData\Purplebook`, DefaultDataDir(noXDG), "ProgramData unset")
+	case "darwin":
+		want := filepath.Join("/home/u", "Library", "Application Support", "Purplebook")
+		assert.Equal(t, want, got, "macOS ignores XDG_DATA_HOME")
+		assert.Equal(t, want, DefaultDataDir(noXDG))
+	default:
+		assert.Equal(t, filepath.Join("/x/data", "purplebook"), got)
+		assert.Equal(t, filepath.Join("/home/u", ".local", "share", "purplebook"), DefaultDataDir(relative),
+			"a relative XDG_DATA_HOME is ignored, as the XDG spec says")
+		assert.Equal(t, filepath.Join("/home/u", ".local", "share", "purplebook"), DefaultDataDir(noXDG))
 	}
 }
 
@@ -61,12 +78,12 @@ func TestInvalidValues(t *testing.T) {
 		{"--db", "mysql://x"},
 	} {
 		_, err := parse(t, args, home)
-		assert.Error(t, err, "%v", args)
+		assert.ErrorContains(t, err, args[0]+": ", "the error names the flag")
 	}
 	_, err := parse(t, nil, map[string]string{"HOME": home["HOME"], "PURPLEBOOK_ENABLE_RESET": "maybe"})
 	assert.ErrorContains(t, err, "PURPLEBOOK_ENABLE_RESET")
 	_, err = parse(t, []string{"--no-such-flag"}, home)
-	assert.Error(t, err)
+	assert.ErrorContains(t, err, "no-such-flag")
 }
 
 func TestRedacted(t *testing.T) {

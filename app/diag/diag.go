@@ -24,32 +24,38 @@ func BuildVersion() string {
 		if Version != "" {
 			return
 		}
-		Version = "dev"
 		info, ok := debug.ReadBuildInfo()
-		if !ok {
-			return
-		}
-		if v := info.Main.Version; v != "" && v != "(devel)" {
-			Version = v
-			return
-		}
-		var rev, modified string
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value
-			}
-		}
-		if len(rev) >= 12 {
-			Version = "dev-" + rev[:12]
-			if modified == "true" {
-				Version += "-dirty"
-			}
-		}
+		Version = versionOf(info, ok)
 	})
 	return Version
+}
+
+// versionOf is the version the toolchain recorded: the module version, else
+// dev-<first 12 hex of the VCS revision>[-dirty], else "dev".
+func versionOf(info *debug.BuildInfo, ok bool) string {
+	if !ok || info == nil {
+		return "dev"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if len(rev) < 12 {
+		return "dev"
+	}
+	v := "dev-" + rev[:12]
+	if modified == "true" {
+		v += "-dirty"
+	}
+	return v
 }
 
 // DBStatus is the answer of GET /api/v1/diag/db.

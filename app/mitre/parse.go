@@ -16,6 +16,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/purplebook/purplebook/app/apperr"
 )
 
 // EnterpriseDomain is the ATT&CK domain this catalogue holds.
@@ -170,7 +172,10 @@ func Parse(r io.Reader, progress func(read int64)) (*Bundle, error) {
 	}
 	// Drain so both hashes cover the whole input (and gzip verifies its CRC).
 	if _, err := io.Copy(io.Discard, ar); err != nil {
-		return nil, parseErr("the gzip file is truncated or corrupt")
+		if compressed && !errors.Is(err, apperr.ErrTooLarge) {
+			return nil, parseErr("the gzip file is truncated or corrupt")
+		}
+		return nil, err
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return nil, err

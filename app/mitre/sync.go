@@ -249,7 +249,8 @@ func shortNetErr(err error) string {
 	return "network error"
 }
 
-// limitedReader fails once more than n bytes were read.
+// limitedReader fails once more than n bytes were read. It asks for one
+// byte past the limit, so a body of exactly n bytes still ends with io.EOF.
 type limitedReader struct {
 	r io.Reader
 	n int64
@@ -258,10 +259,10 @@ type limitedReader struct {
 var errBundleTooLarge = apperr.New(apperr.ErrTooLarge, "too_large", "The bundle is larger than %d MiB.", MaxBundleBytes>>20)
 
 func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
+	if l.n < 0 {
 		return 0, errBundleTooLarge
 	}
-	if int64(len(p)) > l.n {
+	if int64(len(p)) > l.n+1 {
 		p = p[:l.n+1]
 	}
 	n, err := l.r.Read(p)

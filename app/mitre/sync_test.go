@@ -2,9 +2,12 @@ package mitre
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -238,9 +241,53 @@ func TestFullAndCoreGiveSameCatalogue(t *testing.T) {
 	ra := mustSync(t, a, "enterprise-attack.json.gz", SyncParams{AllowUnverified: true})
 	rb := mustSync(t, b, "enterprise-attack-core.json.gz", SyncParams{AllowUnverified: true})
 	assert.Equal(t, ra.Counts, rb.Counts)
-	ta, _ := a.Techniques(context.Background(), ListParams{PageParams: db.PageParams{PerPage: 200}})
-	tb, _ := b.Techniques(context.Background(), ListParams{PageParams: db.PageParams{PerPage: 200}})
-	assert.Equal(t, extIDs(ta.Items), extIDs(tb.Items))
+	// The real catalogue, not two empty ones.
+	require.Greater(t, ra.Counts.ActiveTechniques, 150)
+	require.Greater(t, ra.Counts.ActiveSubtechniques, 300)
+	ca, cb := catalogue(t, a), catalogue(t, b)
+	assert.Len(t, ca, ra.Counts.Tactics+ra.Counts.Techniques+ra.Counts.Subtechniques, "every tactic, technique and subtechnique")
+	assert.Equal(t, ca, cb)
+}
+
+// catalogue renders every tactic, technique and subtechnique (deprecated and
+// revoked ones too) by external id, without database ids, so two databases
+// can be compared. Every page is read; a failed query fails the test.
+func catalogue(t *testing.T, s *Service) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	tactics, err := s.Tactics(ctx, true)
+	require.NoError(t, err)
+	for _, ta := range tactics {
+		out = append(out, fmt.Sprintf("tactic %s %s %q %s position=%d techniques=%d", ta.ExternalID, ta.Shortname, ta.Name, ta.State, ta.Position, ta.TechniqueCount))
+	}
+	ref := func(r *SubRef) string {
+		if r == nil {
+			return "-"
+		}
+		return r.ExternalID + "/" + r.State
+	}
+	for _, list := range []func(context.Context, ListParams) (db.Page[TechniqueView], error){s.Techniques, s.Subtechniques} {
+		for page := 1; ; page++ {
+			p, err := list(ctx, ListParams{IncludeDeprecated: true, PageParams: db.PageParams{Page: page, PerPage: db.MaxPerPage}})
+			require.NoError(t, err)
+			for _, it := range p.Items {
+				var tacs, subs []string
+				for _, ta := range it.Tactics {
+					tacs = append(tacs, ta.ExternalID)
+				}
+				for _, sub := range it.Subtechniques {
+					subs = append(subs, ref(&sub))
+				}
+				out = append(out, fmt.Sprintf("%s %s %q %s %s platforms=%v tactics=%v parent=%s replaced_by=%s subs=%v",
+					it.Kind, it.ExternalID, it.Name, it.State, it.URL, it.Platforms, tacs, ref(it.Parent), ref(it.ReplacedBy), subs))
+			}
+			if page*p.PerPage >= p.Total {
+				break
+			}
+		}
+	}
+	return out
 }
 
 func catalogueState(t *testing.T, s *Service) string {
@@ -394,4 +441,46 @@ func TestServerPathSource(t *testing.T) {
 	res, err := s.Sync(context.Background(), SyncParams{Source: path, AllowUnverified: true}, actor)
 	require.NoError(t, err)
 	assert.Equal(t, path, res.SourceURL)
+}
+
+// TestSyncStopsAtSizeLimit checks the reader Sync wraps every bundle in: a
+// bundle of exactly the limit parses, one byte more is too_large (413), and
+// a well-formed body that never ends is cut off at the limit rather than read
+// to its end.
+func TestSyncStopsAtSizeLimit(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(testdata(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	for name, file := range map[string][]byte{"plain": raw, "gzip": gz.Bytes()} {
+		n := int64(len(file))
+		_, err = Parse(&limitedReader{r: bytes.NewReader(file), n: n}, nil)
+		require.NoError(t, err, "%s: exactly the limit", name)
+		// One byte over (the last byte is outside the JSON document for the
+		// plain file, the gzip trailer for the other), and far over.
+		for _, limit := range []int64{n - 1, n / 2} {
+			_, err = Parse(&limitedReader{r: bytes.NewReader(file), n: limit}, nil)
+			require.ErrorIs(t, err, apperr.ErrTooLarge, "%s, limit %d of %d", name, limit, n)
+			requireCode(t, err, "too_large")
+		}
+	}
+
+	// JSON whitespace forever: valid so far, so only the limit stops it.
+	endless := &countingReader{r: io.MultiReader(strings.NewReader(`{"type":"bundle","objects":[`), spaces{})}
+	_, err = Parse(&limitedReader{r: endless, n: 1 << 20}, nil)
+	requireCode(t, err, "too_large")
+	assert.LessOrEqual(t, endless.n, int64(1<<20)+1)
+}
+
+type spaces struct{}
+
+func (spaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }

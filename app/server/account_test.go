@@ -371,23 +371,34 @@ func TestMFAEndpointsBadInput(t *testing.T) {
 	rec = e.call("POST", "/api/v1/auth/mfa/enroll", "", tok)
 	require.Equal(t, 200, rec.Code)
 	before := acctSnapshot(t, e)
-	for _, c := range []struct{ method, path, body string }{
-		{"POST", "/auth/mfa/enroll", `{"x":1}`},
-		{"POST", "/auth/mfa/enroll", `[]`},
-		{"POST", "/auth/mfa/confirm", ``},
-		{"POST", "/auth/mfa/confirm", `{}`},
-		{"POST", "/auth/mfa/confirm", `{"code":123456}`},
-		{"POST", "/auth/mfa/confirm", `{"code":"12345"}`},
-		{"POST", "/auth/mfa/confirm", `{"code":"abcdef"}`},
-		{"POST", "/auth/mfa/confirm", `{"code":"` + strings.Repeat("1", 100000) + `"}`},
-		{"POST", "/auth/mfa/confirm", `{"code":"123456","extra":1}`},
-		{"POST", "/auth/mfa/disable", `{"password":true}`},
-		{"POST", "/auth/mfa/disable", `not json`},
-		{"POST", "/auth/mfa/recovery-codes", `{"password":"x","y":2}`},
+	// Malformed bodies (not JSON, unknown fields, wrong types) are 400 with
+	// their own code; well-formed but invalid values are 422 naming the field.
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code, field        string
+	}{
+		{"POST", "/auth/mfa/enroll", `{"x":1}`, 400, "unknown_field", ""},
+		{"POST", "/auth/mfa/enroll", `[]`, 400, "invalid_json", ""},
+		{"POST", "/auth/mfa/confirm", ``, 400, "invalid_json", ""},
+		{"POST", "/auth/mfa/confirm", `{}`, 422, "validation_failed", "code"},
+		{"POST", "/auth/mfa/confirm", `{"code":123456}`, 400, "invalid_type", ""},
+		{"POST", "/auth/mfa/confirm", `{"code":"12345"}`, 422, "validation_failed", "code"},
+		{"POST", "/auth/mfa/confirm", `{"code":"abcdef"}`, 422, "validation_failed", "code"},
+		{"POST", "/auth/mfa/confirm", `{"code":"` + strings.Repeat("1", 100000) + `"}`, 422, "validation_failed", "code"},
+		{"POST", "/auth/mfa/confirm", `{"code":"123456","extra":1}`, 400, "unknown_field", ""},
+		{"POST", "/auth/mfa/disable", `{"password":true}`, 400, "invalid_type", ""},
+		{"POST", "/auth/mfa/disable", `not json`, 400, "invalid_json", ""},
+		{"POST", "/auth/mfa/recovery-codes", `{"password":"x","y":2}`, 400, "unknown_field", ""},
 	} {
+		msg := c.path + " " + truncateForMsg(c.body)
 		rec := e.call(c.method, "/api/v1"+c.path, c.body, tok)
-		assert.Contains(t, []int{400, 422}, rec.Code, "%s %s", c.path, truncateForMsg(c.body))
-		decodeErr(t, rec)
+		assert.Equal(t, c.status, rec.Code, msg)
+		eb := decodeErr(t, rec).Error
+		assert.Equal(t, c.code, eb.Code, msg)
+		if c.field != "" {
+			assert.Contains(t, eb.Details, c.field, msg)
+		}
 	}
 	assert.Equal(t, before, acctSnapshot(t, e))
 	big := `{"code":"` + strings.Repeat("1", 2<<20) + `"}`

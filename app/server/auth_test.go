@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,29 +213,82 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	assert.Equal(t, 1, n)
 }
 
+// TestConcurrentRefreshSpendsTokenOnce presents one refresh token four times
+// at once. Exactly one refresh rotates it; the others are a reuse of a spent
+// token: the first of them revokes the whole family (401
+// refresh_token_reused, audited once), the rest find it revoked (401
+// invalid_refresh_token). Afterwards nothing of the family works, not even
+// the winner's new tokens. Same outcome on SQLite and PostgreSQL.
 func TestConcurrentRefreshSpendsTokenOnce(t *testing.T) {
 	t.Parallel()
 	e := newAPIEnv(t)
 	e.setupAdmin()
 	rec := e.call("POST", "/api/v1/auth/login", `{"email":"`+adminEmail+`","password":"`+adminPassword+`"}`, "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
 	tok := jsonBody(t, rec)["refresh_token"].(string)
+	var family string
+	require.NoError(t, e.db.Read.Select("family_id").From("refresh_tokens").
+		Where(dbx.HashExp{"token_hash": sha256Hex(tok)}).Row(&family))
+
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	codes := make([]int, 4)
-	for i := range codes {
+	recs := make([]*httptest.ResponseRecorder, 4)
+	for i := range recs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = e.call("POST", "/api/v1/auth/refresh", `{"refresh_token":"`+tok+`"}`, "").Code
+			<-start
+			recs[i] = e.call("POST", "/api/v1/auth/refresh", `{"refresh_token":"`+tok+`"}`, "")
 		}()
 	}
+	close(start)
 	wg.Wait()
-	ok := 0
-	for _, c := range codes {
-		if c == 200 {
-			ok++
+
+	var winner map[string]any
+	codes := map[string]int{}
+	for _, r := range recs {
+		if r.Code == 200 {
+			winner = jsonBody(t, r)
+			codes["ok"]++
+			continue
 		}
+		require.Equal(t, 401, r.Code, r.Body.String())
+		codes[decodeErr(t, r).Error.Code]++
 	}
-	assert.LessOrEqual(t, ok, 1, "a refresh token is spent at most once: %v", codes)
+	require.Equal(t, map[string]int{"ok": 1, "refresh_token_reused": 1, "invalid_refresh_token": 2}, codes)
+
+	// The family is revoked for reuse: the presented token and the one the
+	// winner received, nothing else was left behind by the losers.
+	var rows []struct {
+		TokenHash string  `db:"token_hash"`
+		RotatedAt *string `db:"rotated_at"`
+		RevokedAt *string `db:"revoked_at"`
+		Reason    string  `db:"revoked_reason"`
+	}
+	require.NoError(t, e.db.Read.Select("token_hash", "rotated_at", "revoked_at", "revoked_reason").From("refresh_tokens").
+		Where(dbx.HashExp{"family_id": family}).OrderBy("created_at", "id").All(&rows))
+	require.Len(t, rows, 2)
+	assert.Equal(t, sha256Hex(tok), rows[0].TokenHash)
+	assert.NotNil(t, rows[0].RotatedAt, "the presented token was rotated once")
+	assert.Equal(t, sha256Hex(winner["refresh_token"].(string)), rows[1].TokenHash)
+	assert.Nil(t, rows[1].RotatedAt)
+	for _, r := range rows {
+		assert.NotNil(t, r.RevokedAt)
+		assert.Equal(t, "reuse", r.Reason)
+	}
+	var n int
+	require.NoError(t, e.db.Read.NewQuery("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.refresh_reuse'").Row(&n))
+	assert.Equal(t, 1, n)
+
+	// Nothing of the family works any more.
+	rec = e.call("POST", "/api/v1/auth/refresh", `{"refresh_token":"`+winner["refresh_token"].(string)+`"}`, "")
+	assert.Equal(t, 401, rec.Code)
+	assert.Equal(t, 401, e.call("GET", "/api/v1/auth/me", "", winner["access_token"].(string)).Code)
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 func TestLogoutEndsSession(t *testing.T) {

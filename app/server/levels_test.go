@@ -321,44 +321,73 @@ func TestDetectionLevelsReorder(t *testing.T) {
 }
 
 // Concurrent writers queue: no rank collision surfaces as an error, and the
-// ranks stay contiguous.
+// ranks stay contiguous. A reorder built from a list that a concurrent create
+// made stale is refused for exactly that reason (the new level is missing),
+// never for anything else.
 func TestDetectionLevelsConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	e := newAPIEnv(t)
 	e.setupAdmin()
 	const n = 8
-	codes := make(chan int, 2*n)
+	type reorder struct {
+		listCode, listed, code int
+		body                   string
+	}
+	creates := make(chan int, n)
+	reorders := make(chan reorder, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			body := fmt.Sprintf(`{"key":"level_%d","name":"Level %d","rank":1,"color":"#101010"}`, i, i)
-			codes <- e.call("POST", "/api/v1/detection-levels", body, e.admin).Code
+			creates <- e.call("POST", "/api/v1/detection-levels", body, e.admin).Code
 		}()
 		go func() {
 			defer wg.Done()
+			var r reorder
 			var ls struct {
 				Items []levelJSON `json:"items"`
 			}
-			_ = json.Unmarshal(e.call("GET", "/api/v1/detection-levels", "", e.admin).Body.Bytes(), &ls)
+			rec := e.call("GET", "/api/v1/detection-levels", "", e.admin)
+			r.listCode = rec.Code
+			if json.Unmarshal(rec.Body.Bytes(), &ls) != nil {
+				r.listCode = -1
+			}
+			r.listed = len(ls.Items)
 			ids := []string{}
 			for j := len(ls.Items) - 1; j >= 0; j-- {
 				ids = append(ids, fmt.Sprintf("%q", ls.Items[j].ID))
 			}
-			// The list may be stale by now: 200, or 422 naming the missing level.
-			codes <- e.call("PUT", "/api/v1/detection-levels/order", `{"ids":[`+strings.Join(ids, ",")+`]}`, e.admin).Code
+			rec = e.call("PUT", "/api/v1/detection-levels/order", `{"ids":[`+strings.Join(ids, ",")+`]}`, e.admin)
+			r.code, r.body = rec.Code, rec.Body.String()
+			reorders <- r
 		}()
 	}
 	wg.Wait()
-	close(codes)
-	created := 0
-	for c := range codes {
-		assert.Contains(t, []int{200, 201, 422}, c)
-		if c == 201 {
-			created++
-		}
+	close(creates)
+	close(reorders)
+	for c := range creates {
+		assert.Equal(t, 201, c)
 	}
-	assert.Equal(t, n, created)
-	assert.Len(t, e.levels(e.admin), 6+n) // e.levels checks ranks are 1..n
+	for r := range reorders {
+		require.Equal(t, 200, r.listCode)
+		require.GreaterOrEqual(t, r.listed, 6, "the seeded levels at least")
+		if r.code == 422 {
+			var env errBody
+			require.NoError(t, json.Unmarshal([]byte(r.body), &env))
+			assert.Regexp(t, `^misses levels: level_\d`, env.Error.Details["ids"], "only a stale list is refused")
+			continue
+		}
+		assert.Equal(t, 200, r.code, r.body)
+	}
+	all := e.levels(e.admin) // e.levels checks ranks are 1..n
+	assert.Len(t, all, 6+n)
+	// With a fresh list the reorder goes through.
+	ids := []string{}
+	for j := len(all) - 1; j >= 0; j-- {
+		ids = append(ids, fmt.Sprintf("%q", all[j].ID))
+	}
+	rec := e.call("PUT", "/api/v1/detection-levels/order", `{"ids":[`+strings.Join(ids, ",")+`]}`, e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
 }

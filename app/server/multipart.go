@@ -22,8 +22,8 @@ func isMultipart(req bunrouter.Request) bool {
 var errStopParts = errors.New("stop reading parts")
 
 // eachPart walks a multipart/form-data body as it streams in, calling f
-// with every part in order and closing the part afterwards; nothing is
-// buffered. f may return errStopParts to end early. Reading failures are
+// with every part in order and closing the part afterwards (not after an
+// error: the rest of the body is then left unread); nothing is buffered. f may return errStopParts to end early. Reading failures are
 // the route's body limit (413, passed on as is) or a 400 invalid_multipart;
 // f's own errors are returned unchanged. The caller checks isMultipart
 // first (each route answers a wrong media type its own way).
@@ -41,12 +41,15 @@ func eachPart(req bunrouter.Request, f func(p *multipart.Part) error) error {
 			return multipartError(err)
 		}
 		err = f(part)
-		part.Close()
-		if errors.Is(err, errStopParts) {
-			return nil
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, errStopParts) {
+			// Refused: answer at once. Closing the part would first read
+			// and discard the rest of it, up to the body limit (257 MiB
+			// for an ATT&CK upload).
 			return err
+		}
+		part.Close()
+		if err != nil {
+			return nil
 		}
 	}
 }

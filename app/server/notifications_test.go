@@ -18,7 +18,6 @@ import (
 	"github.com/purplebook/purplebook/app/notify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bunrouter"
 )
 
 type notificationPage struct {
@@ -303,20 +302,10 @@ func TestNotificationStreamLimitsAndShutdown(t *testing.T) {
 	assert.Equal(t, 503, res.StatusCode)
 }
 
-// notificationWiring says whether the two hooks outside this file's reach
-// are in place: buildRouter wraps every guarded handler with
-// acceptQueryToken (router.go), and Run registers closeStreams with
-// RegisterOnShutdown (server.go). Until then the query-token path is tested
-// on a router assembled here the same way, and the Run test is skipped.
-const notificationWiring = true
-
 // Run's graceful shutdown ends open streams at once instead of waiting for
 // its 10-second timeout.
 func TestRunEndsNotificationStreams(t *testing.T) {
 	t.Parallel()
-	if !notificationWiring {
-		t.Skip("Run does not register closeStreams yet (server.go)")
-	}
 	e := newAPIEnv(t)
 	e.setupAdmin()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -352,16 +341,6 @@ func TestNotificationStreamQueryToken(t *testing.T) {
 	t.Cleanup(cancel)
 
 	handler := e.srv.Handler()
-	if !notificationWiring {
-		// buildRouter with the acceptQueryToken line, for the routes at hand.
-		api := bunrouter.New(bunrouter.Use(rootMiddleware()...), bunrouter.WithNotFoundHandler(notFound))
-		for _, rt := range e.srv.Routes() {
-			if strings.HasPrefix(rt.Path, "/notifications") {
-				api.Handle(rt.Method, "/api/v1"+rt.Path, limitBody(DefaultBodyLimit, e.srv.acceptQueryToken(rt, e.srv.guard(rt, rt.h))))
-			}
-		}
-		handler = api
-	}
 	ts := httptest.NewServer(handler)
 	t.Cleanup(ts.Close)
 	q := "?access_token=" + url.QueryEscape(tok)
@@ -378,12 +357,10 @@ func TestNotificationStreamQueryToken(t *testing.T) {
 
 	// Any other route ignores a query token.
 	for _, path := range []string{"/api/v1/notifications/unread-count", "/api/v1/notifications"} {
-		for _, h := range []http.Handler{handler, e.srv.Handler()} {
-			req := httptest.NewRequest("GET", path+q, nil)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			assert.Equal(t, 401, rec.Code, path)
-		}
+		req := httptest.NewRequest("GET", path+q, nil)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		assert.Equal(t, 401, rec.Code, path)
 	}
 	req := httptest.NewRequest("POST", "/api/v1/notifications/read-all"+q, nil)
 	rec := httptest.NewRecorder()
