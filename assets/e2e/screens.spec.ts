@@ -123,7 +123,8 @@ test('every main screen fits at 1280×800 and 390 px and has no serious accessib
       await test.step(`${s.name} at ${size.width}`, async () => {
         await page.goto(s.path);
         await s.ready(page);
-        await page.waitForLoadState('networkidle');
+        // Nothing still loading (the notification stream stays open, so not "networkidle").
+        await expect(page.locator('[role="status"]:has-text("Loading")')).toHaveCount(0);
         await page.screenshot({ path: `${dir}/${s.name}-${size.width}.png`, fullPage: true, animations: 'disabled' });
         try {
           await fits(page, s.name, size.width);
