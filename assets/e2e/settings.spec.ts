@@ -88,6 +88,7 @@ test('security controls: add, reorder, save; a duplicate is refused', async ({ p
   await card.getByTestId('controls-save').click();
   await expect(page.getByText('The security controls were saved.')).toBeVisible();
   await page.reload();
+  await expect(names.first()).toBeVisible();
   const saved = await names.evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
   expect(saved).toEqual([...original.slice(0, -1), 'Deception', original[original.length - 1]]);
   await shots(page, 'settings-controls', { fullPage: false });
@@ -97,6 +98,7 @@ test('security controls: add, reorder, save; a duplicate is refused', async ({ p
   await card.getByTestId('controls-save').click();
   await expect(page.getByText('The security controls were saved.').first()).toBeVisible();
   await page.reload();
+  await expect(names.first()).toBeVisible();
   expect(await names.evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(original);
 });
 
