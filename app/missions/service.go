@@ -173,7 +173,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Missio
 	checkDate(&inv, "starts_on", in.StartsOn)
 	checkDate(&inv, "ends_on", in.EndsOn)
 	if in.StartsOn != nil && in.EndsOn != nil && *in.StartsOn != "" && *in.EndsOn != "" && *in.EndsOn < *in.StartsOn {
-		inv.Add("ends_on", "must not be before starts_on")
+		inv.Add("ends_on", "must not be before the start date")
 	}
 	if err := inv.Err(); err != nil {
 		return Mission{}, err
@@ -327,7 +327,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		checkDate(&inv, "starts_on", starts)
 		checkDate(&inv, "ends_on", ends)
 		if starts != nil && ends != nil && *ends < *starts {
-			inv.Add("ends_on", "must not be before starts_on")
+			inv.Add("ends_on", "must not be before the start date")
 		}
 		if up.Status.Set {
 			next := up.Status.Or("")
@@ -468,7 +468,7 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 			return err
 		}
 		if n == 0 {
-			return &apperr.Invalid{Fields: map[string]string{"user_id": "no active user with this id"}}
+			return &apperr.Invalid{Fields: map[string]string{"user_id": "is not an active user"}}
 		}
 		var cur string
 		err = tx.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Row(&cur)

@@ -356,7 +356,7 @@ func (s *Service) checkCategory(ctx context.Context, b dbx.Builder, missionID st
 		return nil
 	}
 	if !db.ValidID(*id) {
-		return &apperr.Invalid{Fields: map[string]string{"category_id": "no such category in this mission"}}
+		return &apperr.Invalid{Fields: map[string]string{"category_id": "is not a category of this mission"}}
 	}
 	var n int
 	if err := b.Select("COUNT(*)").From("mission_categories").Where(dbx.HashExp{"id": *id, "mission_id": missionID, "deleted_at": nil}).
@@ -364,7 +364,7 @@ func (s *Service) checkCategory(ctx context.Context, b dbx.Builder, missionID st
 		return err
 	}
 	if n == 0 {
-		return &apperr.Invalid{Fields: map[string]string{"category_id": "no such category in this mission"}}
+		return &apperr.Invalid{Fields: map[string]string{"category_id": "is not a category of this mission"}}
 	}
 	return nil
 }

@@ -68,12 +68,12 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 	sc, err := s.templates.GetScenario(ctx, scenarioTemplateID)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
-			return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "no such scenario template"}}
+			return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "is not a known scenario template"}}
 		}
 		return res, err
 	}
 	if sc.DeletedAt != nil {
-		return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "this scenario template is deleted"}}
+		return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "is a deleted scenario template"}}
 	}
 	tpls := map[string]templates.Template{}
 	res.Skipped = []SkippedEntry{}
@@ -209,7 +209,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 	if in.TestTemplateID != "" {
 		t, err := s.templates.Get(ctx, in.TestTemplateID)
 		if err != nil || t.DeletedAt != nil {
-			return Test{}, &apperr.Invalid{Fields: map[string]string{"test_template_id": "no such live test template"}}
+			return Test{}, &apperr.Invalid{Fields: map[string]string{"test_template_id": "is not a live test template"}}
 		}
 		tpl = t
 	} else {
@@ -410,7 +410,7 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 		for _, id := range ids {
 			if !liveSet[id] || seen[id] {
 				return &apperr.Invalid{Message: "test_ids must list every live test of the mission exactly once.",
-					Fields: map[string]string{"test_ids": fmt.Sprintf("%q is unknown or repeated", text.Truncate(id, 40))}}
+					Fields: map[string]string{"test_ids": fmt.Sprintf("must list each live test once (%q is unknown or repeated)", text.Truncate(id, 40))}}
 			}
 			seen[id] = true
 		}

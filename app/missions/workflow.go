@@ -216,7 +216,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			r.ArgumentValues = db.MustJSON(vals)
 		}
 		if r.StartedAt != nil && r.FinishedAt != nil && r.FinishedAt.Before(r.StartedAt.Time) {
-			inv.Add("finished_at", "must not be before started_at")
+			inv.Add("finished_at", "must not be before the start time")
 		}
 		if p.ExecutionResult.Set {
 			r.ExecutionResult = nil
@@ -225,7 +225,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				case "succeeded", "failed", "blocked":
 					r.ExecutionResult = &v
 				default:
-					inv.Add("execution_result", "must be succeeded, failed, blocked or null")
+					inv.Add("execution_result", "must be succeeded, failed or blocked, or empty")
 				}
 			}
 		}
@@ -276,7 +276,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			next := p.State.Or("")
 			switch {
 			case !states[next]:
-				inv.Add("state", "must be pending, in_progress, executed or skipped")
+				inv.Add("state", `must be "pending", "in_progress", "executed" or "skipped"`)
 			case next == "assessed" && r.State != "assessed":
 				return apperr.New(apperr.ErrConflict, "invalid_transition",
 					"A test becomes assessed when the blue team records an outcome after it was executed.").

@@ -332,6 +332,23 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, req bunrouter.Request) 
 	return noContent(w)
 }
 
+// lookupInvitation previews a pending invitation for the acceptance page:
+// address, inviter, groups, expiry. Public; the token travels in the body
+// (never in a URL that logs or referrers would keep); throttled like login.
+func (s *Server) lookupInvitation(w http.ResponseWriter, req bunrouter.Request) error {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(req, &in); err != nil {
+		return err
+	}
+	p, err := s.opts.Auth.LookupInvitation(req.Context(), in.Token, meta(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
 // acceptInvitation creates the invited account and signs it in like login.
 func (s *Server) acceptInvitation(w http.ResponseWriter, req bunrouter.Request) error {
 	var in auth.AcceptInvitationParams

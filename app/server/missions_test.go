@@ -97,6 +97,12 @@ func TestMissionLifecycle(t *testing.T) {
 		rec := e.call("PATCH", e.path(""), body, e.admin)
 		assert.Equal(t, status, rec.Code, body)
 	}
+	// Field problems are label-free human predicates: the SPA puts the
+	// field's label in front ("End date must not be before the start date.").
+	rec = e.call("PATCH", e.path(""), `{"ends_on":"2026-11-01"}`, e.admin)
+	require.Equal(t, 422, rec.Code)
+	details := jsonBody(t, rec)["error"].(map[string]any)["details"].(map[string]any)
+	assert.Equal(t, "must not be before the start date", details["ends_on"])
 	// Red cannot change the mission.
 	rec = e.call("PATCH", e.path(""), `{"name":"mine"}`, e.red)
 	require.Equal(t, 403, rec.Code)

@@ -1,1 +1,0 @@
-import{Ct as e,Q as t,Y as n,b as r,g as i,x as a}from"./Button-iYGwOsDH.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=t(`<path d="M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z"></path><path d="M14 3v6h6"></path>`,1);function c(t,c){let l=r(c,o);i(t,a(()=>l,{children:(t,r)=>{var i=s();e(),n(t,i)},$$slots:{default:!0}}))}export{c as t};

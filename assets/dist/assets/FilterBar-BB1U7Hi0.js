@@ -1,1 +1,0 @@
-import{A as e,Tt as t,V as n,Y as r,Z as i,ot as a,ut as o,wt as s}from"./Button-iYGwOsDH.js";var c=i(`<div class="filter-bar svelte-m9tjun" role="group"><!></div>`);function l(i,l){var u=c(),d=o(u);n(d,()=>l.children??t),s(u),a(()=>e(u,`aria-label`,l.label)),r(i,u)}export{l as t};
