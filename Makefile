@@ -106,6 +106,7 @@ test-pg:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 8s ./app/mitre
 	$(GO) test -run '^$$' -fuzz '^FuzzAtomicYAML$$' -fuzztime 8s ./app/templates
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 8s ./app/bundle
 
 ## notices: THIRD_PARTY_NOTICES.md from go.mod (the modules linked into the
 ## binaries) and assets/package-lock.json (the npm packages in the bundle).

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/purplebook/purplebook/app/audit"
+	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
@@ -46,6 +48,7 @@ func commands() []command {
 		{"mitre", "import the MITRE ATT&CK catalogue: sync --source FILE|URL [--sha256 H] [--allow-unverified]", runMitre},
 		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
+		{"bundle", "carry engagements between instances: export --mission ID --out FILE | import FILE [--dry-run] | key", runBundle},
 		{"audit", "check the audit trail: verify [--anchor FILE] | anchor", runAudit},
 		{"evidence", "maintain evidence files: gc [--dry-run] (removes files no row names)", runEvidence},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
@@ -218,6 +221,12 @@ func startupCleanup(ctx context.Context, cfg config.Config, set *services.Set) {
 	}
 }
 
+// newImports opens this process's bundle staging area in the data dir.
+func newImports(ctx context.Context, cfg config.Config, set *services.Set) (*bundle.Imports, error) {
+	return bundle.NewImports(ctx, bundle.ImportsOptions{Root: filepath.Join(cfg.DataDir, "bundles", "staging"), Now: set.Now,
+		Recover: set.Evidence.DropUnreferenced})
+}
+
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := config.NewFlagSet("serve", "Usage: purplebook serve [flags]\n\nRuns the web server with the API and the web app. Migrates the database first.", e.stderr, e.getenv)
 	fs.RegisterServe()
@@ -272,7 +281,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Options{Set: set, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset,
+	// Bundle uploads stage here; a previous run's leftovers (and an apply a
+	// crash interrupted) are cleared first.
+	imports, err := newImports(ctx, cfg, set)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer imports.Close()
+	srv := server.New(server.Options{Set: set, Imports: imports, Assets: assets.FS(), Version: version, EnableReset: cfg.EnableReset,
 		TrustedProxies: cfg.TrustedProxies})
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	slog.Info("server_started", "version", version, "listen", ln.Addr().String(),

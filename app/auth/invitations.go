@@ -72,6 +72,9 @@ type CreateInvitationParams struct {
 	Email          string   `json:"email"`
 	GroupIDs       []string `json:"group_ids"`
 	ExpiresInHours *int     `json:"expires_in_hours"`
+	// Replace revokes the address's pending invitations; without it a
+	// pending one is a 409 invitation_pending naming it.
+	Replace bool `json:"replace"`
 }
 
 // CreateInvitation makes a one-time invitation for an address that has no
@@ -98,9 +101,11 @@ func (s *Service) CreateInvitation(ctx context.Context, actor *Principal, in Cre
 		if err := inv.Err(); err != nil {
 			return err
 		}
+		// A placeholder account (imported with a mission bundle) does not
+		// block an invitation: accepting it activates that account.
 		var taken int
-		if err := tx.Select("COUNT(*)").From("users").Where(dbx.HashExp{"email_fold": db.Fold(email), "deleted_at": nil}).
-			WithContext(ctx).Row(&taken); err != nil {
+		if err := tx.NewQuery(`SELECT COUNT(*) FROM users WHERE email_fold = {:e} AND deleted_at IS NULL AND NOT (` + placeholderCond + `)`).
+			Bind(dbx.Params{"e": db.Fold(email)}).WithContext(ctx).Row(&taken); err != nil {
 			return err
 		}
 		if taken > 0 {
@@ -124,6 +129,9 @@ func (s *Service) CreateInvitation(ctx context.Context, actor *Principal, in Cre
 				WithContext(ctx).Execute(); err != nil {
 				return fmt.Errorf("auth: insert invitation group: %w", err)
 			}
+		}
+		if err := s.settlePending(ctx, tx, actor, m, email, id, in.Replace); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: "invitation.create", ObjectType: "invitation", ObjectID: id,
 			Details: map[string]any{"email": email, "group_ids": groups, "expires_at": expires}})
@@ -350,7 +358,16 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInvitationParam
 		for _, g := range inv.Groups {
 			groups = append(groups, g.ID)
 		}
-		userID, err = s.createUser(ctx, tx, CreateUserParams{Email: inv.Email, Name: in.Name, Password: in.Password, GroupIDs: groups})
+		placeholder, err := placeholderID(ctx, tx, inv.Email)
+		if err != nil {
+			return err
+		}
+		if placeholder != "" {
+			userID = placeholder
+			err = s.activatePlaceholder(ctx, tx, userID, in.Name, in.Password, groups)
+		} else {
+			userID, err = s.createUser(ctx, tx, CreateUserParams{Email: inv.Email, Name: in.Name, Password: in.Password, GroupIDs: groups})
+		}
 		if err != nil {
 			return err
 		}
@@ -359,7 +376,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInvitationParam
 			return fmt.Errorf("auth: link invitation: %w", err)
 		}
 		actor := audit.Actor{UserID: userID, Label: inv.Email, IP: m.IP, RequestID: m.RequestID}
-		if err := audit.Record(ctx, tx, now, actor, audit.Event{Action: "user.create", ObjectType: "user", ObjectID: userID,
+		action := "user.create"
+		if placeholder != "" {
+			action = "user.activate"
+		}
+		if err := audit.Record(ctx, tx, now, actor, audit.Event{Action: action, ObjectType: "user", ObjectID: userID,
 			Details: map[string]any{"email": inv.Email, "group_ids": groups, "via": "invitation", "invitation_id": inv.ID}}); err != nil {
 			return err
 		}

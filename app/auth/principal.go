@@ -48,7 +48,7 @@ func (p *Principal) Actor(m Meta) audit.Actor {
 	if p == nil {
 		return audit.Actor{Label: "anonymous", IP: m.IP, RequestID: m.RequestID}
 	}
-	return audit.Actor{UserID: p.UserID, Label: p.Email, IP: m.IP, RequestID: m.RequestID}
+	return audit.Actor{UserID: p.UserID, Label: p.Email, Name: p.Name, IP: m.IP, RequestID: m.RequestID}
 }
 
 // NewPrincipalForTest builds a principal with the given permissions.

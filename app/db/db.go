@@ -36,6 +36,7 @@ type dialect struct {
 	afterMigrate func(ctx context.Context, c *sql.DB) error
 	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
 	tableCount   string // SQL counting the application's tables
+	sizeQuery    string // SQL giving the database's size in bytes
 }
 
 var dialects = map[string]dialect{}
@@ -156,6 +157,20 @@ func (d *DB) ReadSnapshot(ctx context.Context, fn func(tx *dbx.Tx) error) error 
 	return d.Read.TransactionalContext(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
 }
 
+// SnapshotTx is Tx where every statement sees the same state of the
+// database (exports, backups): on PostgreSQL the transaction runs at
+// REPEATABLE READ; SQLite's write transactions are exclusive already.
+func (d *DB) SnapshotTx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	return d.Tx(ctx, func(tx *dbx.Tx) error {
+		if d.dialect.name == Postgres {
+			if _, err := tx.NewQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").WithContext(ctx).Execute(); err != nil {
+				return fmt.Errorf("db: snapshot: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // Catalog introspects the schema: tables, columns, keys, checks, indexes.
 func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 	return d.dialect.catalog(ctx, d.read)
@@ -166,6 +181,14 @@ func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 func (d *DB) TableCount(ctx context.Context) (int, error) {
 	var n int
 	err := d.read.QueryRowContext(ctx, d.dialect.tableCount).Scan(&n)
+	return n, err
+}
+
+// Size is the database's size in bytes as the engine reports it (SQLite:
+// pages in use; PostgreSQL: pg_database_size).
+func (d *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := d.read.QueryRowContext(ctx, d.dialect.sizeQuery).Scan(&n)
 	return n, err
 }
 

@@ -50,6 +50,7 @@ func init() {
 		catalog:      sqliteCatalog,
 		tableCount: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'
 			AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'`,
+		sizeQuery: `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`,
 	})
 }
 

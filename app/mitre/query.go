@@ -534,15 +534,18 @@ func (s *Service) Resolve(ctx context.Context, kind, externalID string) (id, nam
 
 // Status is the answer of GET /mitre/status.
 type Status struct {
-	LastSync     *db.Time `json:"last_sync"`
-	Version      string   `json:"version"`
-	SourceURL    string   `json:"source_url"`
-	SHA256       string   `json:"sha256"`
-	Verified     bool     `json:"verified"`
-	Verification string   `json:"verification"`
-	SpecVersion  string   `json:"spec_version"`
-	Counts       Counts   `json:"counts"`
-	ChangeCount  int      `json:"change_count"`
+	LastSync        *db.Time `json:"last_sync"`
+	Version         string   `json:"version"`
+	SourceURL       string   `json:"source_url"`
+	SHA256          string   `json:"sha256"`
+	FileSHA256      string   `json:"file_sha256"`
+	CanonicalDigest string   `json:"canonical_digest"`
+	Verified        bool     `json:"verified"`
+	Verification    string   `json:"verification"`
+	VerifiedAt      *db.Time `json:"verified_at"`
+	SpecVersion     string   `json:"spec_version"`
+	Counts          Counts   `json:"counts"`
+	ChangeCount     int      `json:"change_count"`
 	Pin
 }
 
@@ -562,6 +565,7 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		t := info.SyncedAt
 		st.LastSync = &t
 		st.Version, st.SourceURL, st.SHA256 = info.Version, info.SourceURL, info.SHA256
+		st.FileSHA256, st.CanonicalDigest, st.VerifiedAt = info.FileSHA256, info.CanonicalDigest, info.VerifiedAt
 		st.Verified, st.Verification, st.SpecVersion, st.ChangeCount = info.Verified, info.Verification, info.SpecVersion, info.ChangeCount
 	}
 	return st, nil

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/services"
@@ -123,7 +125,11 @@ func newAPIEnv(t *testing.T, cfg ...func(*apiEnvConfig)) *apiEnv {
 	e := &apiEnv{t: t, db: dbtest.New(t), clock: newTestClock(t, c.start)}
 	e.set = newTestSetIn(t, e.db, e.clock.now, c.importDir)
 	e.auth, e.dataDir = e.set.Auth, e.set.DataDir
-	o := Options{Set: e.set, Assets: testAssets, Version: "test"}
+	im, err := bundle.NewImports(context.Background(), bundle.ImportsOptions{Root: filepath.Join(e.dataDir, "bundles", "staging"),
+		Now: e.clock.now, Recover: e.set.Evidence.DropUnreferenced})
+	require.NoError(t, err)
+	t.Cleanup(im.Close)
+	o := Options{Set: e.set, Imports: im, Assets: testAssets, Version: "test"}
 	for _, f := range c.opts {
 		f(&o)
 	}

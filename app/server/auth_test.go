@@ -25,6 +25,7 @@ import (
 var publicRoutes = map[string]bool{
 	"GET /health": true, "GET /setup": true, "POST /setup": true,
 	"POST /auth/login": true, "POST /auth/refresh": true, "POST /invitations/accept": true,
+	"POST /invitations/lookup": true,
 }
 
 var paramRe = regexp.MustCompile(`:[a-z_]+|\*[a-z_]+`)

@@ -20,6 +20,7 @@ func (s *Server) mitreRoutes() []Route {
 		{Method: "GET", Path: "/mitre/techniques/:external_id", Access: Authenticated, h: s.mitreTechnique},
 		{Method: "GET", Path: "/mitre/subtechniques", Access: Authenticated, h: s.mitreSubtechniques},
 		{Method: "POST", Path: "/mitre/sync", Access: Permission, Perm: "mitre.sync", Limit: mitre.MaxBundleBytes + 1<<20, h: s.mitreSync},
+		{Method: "POST", Path: "/mitre/verify", Access: Permission, Perm: "mitre.sync", h: s.mitreVerify},
 	}
 }
 
@@ -29,6 +30,23 @@ func (s *Server) mitreStatus(w http.ResponseWriter, req bunrouter.Request) error
 		return err
 	}
 	return writeJSON(w, http.StatusOK, st)
+}
+
+type verifyRequest struct {
+	SHA256 string `json:"sha256"`
+}
+
+// mitreVerify marks the imported catalogue verified by a sha256 of its
+// bundle (file or content) or its canonical digest; answers the status.
+func (s *Server) mitreVerify(w http.ResponseWriter, req bunrouter.Request) error {
+	var in verifyRequest
+	if err := decodeJSON(req, &in); err != nil {
+		return err
+	}
+	if _, err := s.opts.Mitre.Verify(req.Context(), in.SHA256, principal(req).Actor(meta(req))); err != nil {
+		return err
+	}
+	return s.mitreStatus(w, req)
 }
 
 func includeDeprecated(req bunrouter.Request) (bool, error) {

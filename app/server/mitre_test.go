@@ -101,6 +101,23 @@ func TestMitreAPI(t *testing.T) {
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?per_page=1000", "", viewer).Code)
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?include_deprecated=perhaps", "", viewer).Code)
 
+	// Verified afterwards by the canonical digest: the badge's source.
+	digest := res["canonical_digest"].(string)
+	require.Len(t, digest, 64)
+	assert.Equal(t, 403, e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+digest+`"}`, viewer).Code)
+	rec = e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+strings.Repeat("ab", 32)+`"}`, admin)
+	require.Equal(t, 422, rec.Code)
+	assert.Equal(t, "sha256_mismatch", decodeErr(t, rec).Error.Code)
+	assert.Equal(t, 422, e.call("POST", "/api/v1/mitre/verify", `{"sha256":"nope"}`, admin).Code)
+	rec = e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+digest+`"}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	st = jsonBody(t, rec)
+	assert.Equal(t, true, st["verified"])
+	assert.Equal(t, "sha256", st["verification"])
+	assert.NotNil(t, st["verified_at"])
+	rec = e.call("GET", "/api/v1/mitre/status", "", viewer)
+	assert.Equal(t, true, jsonBody(t, rec)["verified"])
+
 	// JSON form with a file of the import directory, by name or by path.
 	abs, _ := filepath.Abs(attackFile(t, "enterprise-attack-small.json"))
 	for _, src := range []string{abs, "enterprise-attack-small.json"} {

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/services"
 	"github.com/uptrace/bunrouter"
 )
@@ -22,6 +23,9 @@ import (
 // s.opts.Missions, …; none is built per request.
 type Options struct {
 	*services.Set
+	// Imports is the staging area of bundle uploads (one per process);
+	// nil answers bundle imports with 503.
+	Imports     *bundle.Imports
 	Assets      fs.FS // the built SPA (assets/dist)
 	Version     string
 	EnableReset bool

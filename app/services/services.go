@@ -6,12 +6,16 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/diag"
 	"github.com/purplebook/purplebook/app/evidence"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/missions"
@@ -29,6 +33,9 @@ type Options struct {
 	Key     []byte            // access-token signing key (≥ 32 bytes); nil = load or create <DataDir>/secret.key
 	Now     func() time.Time  // the clock of every service; nil = time.Now
 	Argon2  auth.Argon2Params // password hashing cost; zero = auth.DefaultArgon2
+	// BeforeBundleCommit, when set, runs inside a bundle import's
+	// transaction just before the commit (the crash test holds it there).
+	BeforeBundleCommit func(ctx context.Context) error
 	// ImportDir is the server directory ATT&CK syncs over the API may read
 	// bundles from by name ("" = none).
 	ImportDir string
@@ -55,6 +62,10 @@ type Set struct {
 	Missions  *missions.Service
 	Evidence  *evidence.Service
 	Results   *results.Service
+	// Identity is the instance's id, name and signing key (bundles).
+	Identity *bundle.Identity
+	// Bundles exports, imports and merges mission bundles.
+	Bundles *missionbundle.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -102,6 +113,14 @@ func New(o Options) (*Set, error) {
 	}
 	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates,
 		Settings: s.Settings, Now: o.Now})
+	if s.Identity, err = bundle.LoadIdentity(context.Background(), o.DB, o.DataDir, o.Now); err != nil {
+		return nil, err
+	}
+	if s.Bundles, err = missionbundle.New(missionbundle.Options{DB: o.DB, Missions: s.Missions, Evidence: s.Evidence,
+		Settings: s.Settings, Identity: s.Identity, Now: o.Now, AppVersion: diag.BuildVersion(),
+		BeforeCommit: o.BeforeBundleCommit}); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -3,7 +3,7 @@
 // whether MFA is required, the evidence size limit. Each is one row of the
 // settings table (a JSON value per key); a missing row means the default,
 // which is defined here and nowhere else (no seed, no fallback elsewhere).
-// Other rows of the table (mitre_sync, instance_id, setup_completed_at)
+// Other rows of the table (mitre_sync, bundle_trusted_keys, setup_completed_at)
 // belong to the capabilities that write them and are not reachable here.
 package settings
 

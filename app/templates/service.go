@@ -94,7 +94,7 @@ func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []str
 			continue
 		}
 		if utf8.RuneCountInString(x) > maxLen || strings.ContainsAny(x, "|\x00") {
-			inv.Add(field, fmt.Sprintf("entries must be at most %d characters, without '|'", maxLen))
+			inv.Add(field, fmt.Sprintf("must have entries of at most %d characters, without '|'", maxLen))
 			continue
 		}
 		k := db.Fold(x)
@@ -144,15 +144,15 @@ func (in *Input) normalize() error {
 	for _, a := range in.InputArguments {
 		switch {
 		case strings.TrimSpace(a.Name) == "":
-			inv.Add("input_arguments", "every argument needs a name")
+			inv.Add("input_arguments", "must each have a name")
 		case names[a.Name]:
-			inv.Add("input_arguments", fmt.Sprintf("argument %q appears twice", a.Name))
+			inv.Add("input_arguments", fmt.Sprintf("must not name an argument twice (%q)", a.Name))
 		}
 		names[a.Name] = true
 		switch a.Default.(type) {
 		case nil, string, float64, bool, json.Number, int, int64:
 		default:
-			inv.Add("input_arguments", fmt.Sprintf("default of %q must be a string, number, boolean or null", a.Name))
+			inv.Add("input_arguments", fmt.Sprintf("must have defaults that are text, numbers, true/false or empty (%q has not)", a.Name))
 		}
 	}
 	if len(in.MitreTags) > maxMitreTag {
@@ -228,7 +228,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			return out, warnings, nil
 		}
 		return nil, nil, &apperr.Invalid{Message: "Unknown ATT&CK ids: " + strings.Join(unknown, ", ") + ".",
-			Fields: map[string]string{"mitre_tags": "unknown: " + strings.Join(unknown, ", ")}}
+			Fields: map[string]string{"mitre_tags": "include unknown ATT&CK ids: " + strings.Join(unknown, ", ")}}
 	}
 	return out, warnings, nil
 }

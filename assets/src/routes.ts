@@ -20,6 +20,8 @@ export const routes: RouteDef[] = [
   { path: '/admin/users', load: () => import('./routes/admin/Users.svelte'), title: 'Users', meta: { auth: true, perm: 'user.manage' } },
   { path: '/admin/groups', load: () => import('./routes/admin/Groups.svelte'), title: 'Groups', meta: { auth: true, perm: 'group.manage' } },
   { path: '/admin/invitations', load: () => import('./routes/admin/Invitations.svelte'), title: 'Invitations', meta: { auth: true, perm: 'invitation.manage' } },
+  { path: '/admin/system', load: () => import('./routes/admin/System.svelte'), title: 'System', meta: { auth: true, perm: 'settings.manage' } },
+  { path: '/admin/settings', load: () => import('./routes/admin/Settings.svelte'), title: 'Settings', meta: { auth: true, perm: 'settings.manage' } },
   { path: '/admin/audit', load: () => import('./routes/admin/Audit.svelte'), title: 'Audit log', meta: { auth: true, perm: 'audit.read' } },
   // Template library (issue 6): test templates, scenario templates, the scenario builder.
   { path: '/library', load: () => import('./routes/library/Library.svelte'), title: 'Test templates', meta: { auth: true, perm: 'test_template.read' } },
@@ -33,6 +35,8 @@ export const routes: RouteDef[] = [
   { path: '/coverage', load: () => import('./routes/results/Coverage.svelte'), title: 'Coverage', meta: { auth: true, perm: 'mission.read' } },
   { path: '/layers/import', load: () => import('./routes/results/LayerImport.svelte'), title: 'Plan from a layer', meta: { auth: true, perm: 'test_template.read' } },
   { path: '/missions/:id/tests/:tid', load: () => import('./routes/missions/MissionTest.svelte'), title: 'Mission test', meta: { auth: true, perm: 'mission.read' } },
+  // Engagement bundles (issue 12): import, this instance, trusted keys.
+  { path: '/bundles', load: () => import('./routes/bundles/Bundles.svelte'), title: 'Bundles', meta: { auth: true } },
   // Component gallery (not in the navigation).
   { path: '/_ui', load: () => import('./routes/UiKit.svelte'), title: 'Components' },
 ];

@@ -16,6 +16,8 @@ import BookIcon from './icons/BookIcon.svelte';
 import LayersIcon from './icons/LayersIcon.svelte';
 import BarChartIcon from './icons/BarChartIcon.svelte';
 import UploadIcon from './icons/UploadIcon.svelte';
+import ServerIcon from './icons/ServerIcon.svelte';
+import SlidersIcon from './icons/SlidersIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -35,10 +37,13 @@ export const navItems: NavItem[] = [
   { href: '/layers/import', label: 'Plan from a layer', icon: UploadIcon, section: 'Library', perm: 'test_template.read' },
   { href: '/missions', label: 'Missions', icon: TargetIcon, section: 'Engagements', perm: 'mission.read' },
   { href: '/coverage', label: 'Coverage', icon: BarChartIcon, section: 'Engagements', perm: 'mission.read' },
+  { href: '/bundles', label: 'Bundles', icon: UploadIcon, section: 'Engagements', perm: 'bundle.import' },
   { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
   { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
+  { href: '/admin/settings', label: 'Settings', icon: SlidersIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
+  { href: '/admin/system', label: 'System', icon: ServerIcon, section: 'Administration', perm: 'settings.manage' },
 ];
 
 /** Groups items by section, keeping first-appearance order. */
