@@ -219,7 +219,7 @@ test('sync errors show the server message; the pinned fetch reports an offline s
   const error = dialog.getByTestId('sync-error');
   await expect(error).toContainText('is not the pinned ATT&CK 18.1 release');
   await expect(error).toContainText('Nothing was changed.');
-  await expect(error).toContainText("The file's sha256:");
+  await expect(error).toContainText('The file’s sha256:');
 
   // A wrong sha256: 422 sha256_mismatch with the server's message.
   await dialog.getByLabel('Expected sha256').fill('0'.repeat(64));

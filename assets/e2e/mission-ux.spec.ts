@@ -129,6 +129,11 @@ test('an Atomic test shows its arguments, red fills one in, the command is subst
   await page.goto('/library');
   await page.getByTestId('library-search').fill(PROCDUMP);
   await page.getByTestId('templates-table').getByRole('button', { name: PROCDUMP, exact: true }).click();
+  // The read-only view first (it previews too), then the editor.
+  const view = page.getByTestId('template-view');
+  await view.getByTestId('template-preview').locator('summary').click();
+  await expect(view.getByTestId('template-atomic').getByTestId('atomic-command').locator('pre')).toContainText('lsass.exe C:\\Windows\\Temp\\lsass_dump.dmp');
+  await view.getByTestId('view-edit').click();
   const editor = page.getByTestId('template-editor');
   await editor.getByTestId('template-preview').locator('summary').click();
   const preview = editor.getByTestId('template-atomic');
