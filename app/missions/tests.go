@@ -13,8 +13,8 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/levels"
-	"github.com/purplebook/purplebook/app/tally"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/tally"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/app/text"
 )

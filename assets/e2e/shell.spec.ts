@@ -64,7 +64,7 @@ test('the skip link focus survives the session restore', async ({ page }) => {
 
   release();
   await expect(page.getByRole('navigation', { name: 'Main' })).toBeVisible();
-  await expect(page.getByRole('region', { name: 'Database' })).toBeVisible();
+  await expect(page.getByRole('heading', { level: 1, name: 'Home' })).toBeVisible();
   await expect(page.locator('#main-content')).toBeFocused();
 });
 
