@@ -7,6 +7,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/tally"
 )
 
 // Control is one security control's recorded outcome for a test, as Derive
@@ -161,15 +162,18 @@ func refreshOutcomes(ctx context.Context, tx *dbx.Tx) (int, error) {
 	}
 	type testRow struct {
 		ID         string   `db:"id"`
+		MissionID  string   `db:"mission_id"`
 		OutcomeID  *string  `db:"outcome_level_id"`
 		DetectedAt *db.Time `db:"detected_at"`
 	}
 	var tests []testRow
-	if err := tx.NewQuery(`SELECT id, outcome_level_id, detected_at FROM mission_tests
+	if err := tx.NewQuery(`SELECT id, mission_id, outcome_level_id, detected_at FROM mission_tests
 		WHERE id IN (SELECT mission_test_id FROM mission_test_outcomes)`).WithContext(ctx).All(&tests); err != nil {
 		return 0, fmt.Errorf("levels: read tests: %w", err)
 	}
 	changed := 0
+	rederived := map[string][]string{} // mission → tests whose outcome level changed
+	var missionOrder []string
 	for _, t := range tests {
 		cs, ok := controls[t.ID]
 		if !ok {
@@ -188,6 +192,18 @@ func refreshOutcomes(ctx context.Context, tx *dbx.Tx) (int, error) {
 			return 0, fmt.Errorf("levels: refresh outcome: %w", err)
 		}
 		changed++
+		if t.OutcomeID == nil || *t.OutcomeID != d.LevelID {
+			if rederived[t.MissionID] == nil {
+				missionOrder = append(missionOrder, t.MissionID)
+			}
+			rederived[t.MissionID] = append(rederived[t.MissionID], t.ID)
+		}
+	}
+	// The results aggregates count tests per outcome level.
+	for _, m := range missionOrder {
+		if err := tally.TestsChanged(ctx, tx, m, rederived[m]...); err != nil {
+			return 0, err
+		}
 	}
 	return changed, nil
 }

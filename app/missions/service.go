@@ -18,6 +18,7 @@ import (
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/settings"
+	"github.com/purplebook/purplebook/app/tally"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/app/text"
 )
@@ -327,9 +328,17 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		if err := inv.Err(); err != nil {
 			return err
 		}
+		resultKey, err := tally.MissionKey(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Update("missions", dbx.Params{"name": name, "name_fold": db.Fold(name), "description": desc,
 			"starts_on": nilIfEmpty(starts), "ends_on": nilIfEmpty(ends), "status": status, "version": m.Version + 1, "updated_at": now},
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		// The organisation-wide results count missions by status and start month.
+		if err := tally.MissionMoved(ctx, tx, id, resultKey); err != nil {
 			return err
 		}
 		details := map[string]any{}
@@ -372,8 +381,15 @@ func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
 		if err := need(c, a, "mission.delete", RoleLead); err != nil {
 			return err
 		}
+		resultKey, err := tally.MissionKey(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Update("missions", dbx.Params{"deleted_at": now, "updated_at": now, "version": a.mission.Version + 1},
 			dbx.HashExp{"id": id}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		if err := tally.MissionMoved(ctx, tx, id, resultKey); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.delete", ObjectType: "mission", ObjectID: id,

@@ -13,6 +13,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/levels"
+	"github.com/purplebook/purplebook/app/tally"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/app/text"
 )
@@ -130,6 +131,9 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 			res.TestIDs = append(res.TestIDs, id)
 		}
 		res.Scenario = ms
+		if err := tally.TestsChanged(ctx, tx, missionID, res.TestIDs...); err != nil {
+			return err
+		}
 		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
@@ -170,6 +174,9 @@ func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scena
 		}
 		if _, err := tx.Update("mission_tests", dbx.Params{"deleted_at": now, "updated_at": now},
 			dbx.HashExp{"mission_scenario_id": scenarioID, "deleted_at": nil}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		if err := tally.RefreshMission(ctx, tx, missionID); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
@@ -235,6 +242,9 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 		}
 		id, err = s.copyTemplate(ctx, tx, now, missionID, nil, in.CategoryID, tpl, pos)
 		if err != nil {
+			return err
+		}
+		if err := tally.TestsChanged(ctx, tx, missionID, id); err != nil {
 			return err
 		}
 		if err := s.touch(ctx, tx, now, missionID); err != nil {
@@ -442,6 +452,9 @@ func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID st
 		}
 		if _, err := tx.Update("mission_tests", dbx.Params{"deleted_at": now, "updated_at": now, "version": r.Version + 1},
 			dbx.HashExp{"id": testID}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		if err := tally.TestsChanged(ctx, tx, missionID, testID); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,

@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/tally"
 	"github.com/purplebook/purplebook/app/text"
 )
 
@@ -315,6 +316,11 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
+		if resultChanged(before, r) {
+			if err := tally.TestUpdated(ctx, tx, missionID, testID, resultFacts(before), resultFacts(r)); err != nil {
+				return err
+			}
+		}
 		if err := s.touch(ctx, tx, now, missionID); err != nil {
 			return err
 		}
@@ -333,6 +339,31 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		return Test{}, err
 	}
 	return s.GetTest(ctx, c, missionID, testID)
+}
+
+// resultChanged reports whether an update changes what the results
+// aggregates count: the state, the derived outcome or the execution time.
+func resultChanged(a, b testRow) bool {
+	return a.State != b.State || !sameString(a.OutcomeLevelID, b.OutcomeLevelID) ||
+		!sameTime(a.StartedAt, b.StartedAt) || !sameTime(a.ExecutedAt, b.ExecutedAt)
+}
+
+func resultFacts(r testRow) tally.Facts {
+	return tally.Facts{State: r.State, OutcomeLevelID: r.OutcomeLevelID, StartedAt: db.TimePtr(r.StartedAt), ExecutedAt: db.TimePtr(r.ExecutedAt)}
+}
+
+func sameString(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func sameTime(a, b *db.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(b.Time)
 }
 
 // saveOutcomes upserts the given controls' outcomes and recomputes the

@@ -671,7 +671,7 @@ func TestSettings(t *testing.T) {
 	rec := e.call("GET", "/api/v1/settings", "", nobody)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"security_controls":["EDR","SIEM","AV","Firewall","Mail gateway","Web proxy","DLP"],
-		"require_mfa":false,"evidence_max_bytes":536870912,"mitre_sync_hosts":[]}`, rec.Body.String())
+		"require_mfa":false,"evidence_max_bytes":536870912,"mitre_sync_hosts":[],"organisation_name":"","organisation_logo":""}`, rec.Body.String())
 	rec = e.call("GET", "/api/v1/settings/require_mfa", "", nobody)
 	require.Equal(t, 200, rec.Code)
 	assert.JSONEq(t, `{"key":"require_mfa","value":false,"is_default":true,"updated_at":null,"updated_by":null}`, rec.Body.String())

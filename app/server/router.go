@@ -61,6 +61,7 @@ func (s *Server) apiRoutes() []Route {
 	rs = append(rs, s.accountRoutes()...)
 	rs = append(rs, s.notificationRoutes()...)
 	rs = append(rs, s.levelRoutes()...)
+	rs = append(rs, s.resultsRoutes()...)
 	rs = append(rs, s.bundleRoutes()...)
 	if s.opts.EnableReset {
 		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset})

@@ -271,7 +271,7 @@ func TestDiagDB(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, latest, st.MigrationVersion)
 	assert.False(t, st.Dirty)
-	assert.Equal(t, 33, st.TableCount)
+	assert.Equal(t, 36, st.TableCount)
 
 	// Outage: the pools are closed, the database cannot answer. The
 	// principal is cached, so the request still reaches the handler.

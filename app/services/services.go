@@ -21,6 +21,7 @@ import (
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/purplebook/purplebook/app/notify"
+	"github.com/purplebook/purplebook/app/results"
 	"github.com/purplebook/purplebook/app/settings"
 	"github.com/purplebook/purplebook/app/templates"
 )
@@ -60,6 +61,7 @@ type Set struct {
 	Notify    *notify.Service
 	Missions  *missions.Service
 	Evidence  *evidence.Service
+	Results   *results.Service
 	// Identity is the instance's id, name and signing key (bundles).
 	Identity *bundle.Identity
 	// Bundles exports, imports and merges mission bundles.
@@ -109,6 +111,8 @@ func New(o Options) (*Set, error) {
 		TempDir: o.Temp.Dir(), Now: o.Now}); err != nil {
 		return nil, err
 	}
+	s.Results = results.New(results.Options{DB: o.DB, Missions: s.Missions, Mitre: s.Mitre, Templates: s.Templates,
+		Settings: s.Settings, Now: o.Now})
 	if s.Identity, err = bundle.LoadIdentity(context.Background(), o.DB, o.DataDir, o.Now); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,11 @@ const (
 	// MitreSyncHosts lists the hosts POST /mitre/sync may fetch a bundle
 	// URL from (the pinned release is always allowed); empty = none.
 	MitreSyncHosts = "mitre_sync_hosts"
+	// OrganisationName and OrganisationLogo brand the HTML report
+	// (app/results): a name, and a small raster image as a data: URL (the
+	// report is one self-contained file).
+	OrganisationName = "organisation_name"
+	OrganisationLogo = "organisation_logo"
 )
 
 // Bounds of the settings.
@@ -46,6 +52,8 @@ const (
 	MaxEvidenceMaxBytes     = 8 << 30 // 8 GiB
 	DefaultEvidenceMaxBytes = 512 << 20
 	MaxMitreSyncHosts       = 20
+	MaxOrganisationNameLen  = 200
+	MaxOrganisationLogo     = 256 << 10 // bytes of image
 )
 
 // DefaultSecurityControls is the list of security controls an instance
@@ -66,10 +74,12 @@ var specs = map[string]spec{
 	RequireMFA:       {def: func() any { return false }, parse: parseRequireMFA},
 	EvidenceMaxBytes: {def: func() any { return int64(DefaultEvidenceMaxBytes) }, parse: parseEvidenceMaxBytes},
 	MitreSyncHosts:   {def: func() any { return []string{} }, parse: parseMitreSyncHosts},
+	OrganisationName: {def: func() any { return "" }, parse: parseOrganisationName},
+	OrganisationLogo: {def: func() any { return "" }, parse: parseOrganisationLogo},
 }
 
 // order is the order of Keys and of the settings object.
-var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes, MitreSyncHosts}
+var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes, MitreSyncHosts, OrganisationName, OrganisationLogo}
 
 // Keys lists the settings the API exposes.
 func Keys() []string { return append([]string(nil), order...) }
@@ -188,6 +198,58 @@ func validHostEntry(h string) bool {
 		}
 	}
 	return true
+}
+
+func parseOrganisationName(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf("must be text of at most %d characters without control characters", MaxOrganisationNameLen)
+	v, ok := decodeValue(raw)
+	name, isStr := v.(string)
+	name = strings.TrimSpace(name)
+	if !ok || !isStr || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxOrganisationNameLen ||
+		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, problem
+	}
+	return name, ""
+}
+
+// logoMagic are the leading bytes of the image types a logo may be.
+var logoMagic = map[string][]string{
+	"png":  {"\x89PNG\r\n\x1a\n"},
+	"jpeg": {"\xff\xd8\xff"},
+	"gif":  {"GIF87a", "GIF89a"},
+	"webp": {"RIFF"},
+}
+
+// parseOrganisationLogo accepts "" or a data: URL of a PNG, JPEG, GIF or
+// WebP image of at most 256 KiB whose bytes are of the type it claims. No
+// SVG: it could reference external resources, and the report must not.
+func parseOrganisationLogo(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf(`must be "" or a data URL (data:image/png;base64,…) of a PNG, JPEG, GIF or WebP image of at most %d KiB`, MaxOrganisationLogo>>10)
+	v, ok := decodeValue(raw)
+	s, isStr := v.(string)
+	if !ok || !isStr {
+		return nil, problem
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", ""
+	}
+	rest, found := strings.CutPrefix(s, "data:image/")
+	kind, b64, found2 := strings.Cut(rest, ";base64,")
+	magic, known := logoMagic[kind]
+	if !found || !found2 || !known {
+		return nil, problem
+	}
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(data) == 0 || len(data) > MaxOrganisationLogo {
+		return nil, problem
+	}
+	for _, m := range magic {
+		if bytes.HasPrefix(data, []byte(m)) && (kind != "webp" || len(data) >= 12 && string(data[8:12]) == "WEBP") {
+			return "data:image/" + kind + ";base64," + base64.StdEncoding.EncodeToString(data), ""
+		}
+	}
+	return nil, "the image's bytes are not a " + strings.ToUpper(kind)
 }
 
 // Setting is one setting as the API shows it. UpdatedAt and UpdatedBy are
@@ -405,4 +467,18 @@ func (s *Service) SecurityControls(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return v.([]string), nil
+}
+
+// Organisation is how reports name the organisation: its name and logo
+// (a data: URL, or "").
+func (s *Service) Organisation(ctx context.Context) (name, logo string, err error) {
+	n, err := value(ctx, s.db.Read, OrganisationName)
+	if err != nil {
+		return "", "", err
+	}
+	l, err := value(ctx, s.db.Read, OrganisationLogo)
+	if err != nil {
+		return "", "", err
+	}
+	return n.(string), l.(string), nil
 }

@@ -27,7 +27,9 @@ test('home shows the Database card with the real table count', async ({ page, re
   await expect(card).toBeVisible();
   await expect(card.getByTestId('db-status')).toHaveAttribute('data-state', 'ok');
   await expect(card.getByTestId('db-status')).toHaveText('Reachable');
-  await expect(card.getByTestId('db-table-count')).toHaveText('29');
+  // The exact number of tables is checked against the migrations in Go
+  // (app/db schema tests); here the card must show what the server counts.
+  expect(diag.table_count).toBeGreaterThan(0);
   await expect(card.getByTestId('db-table-count')).toHaveText(String(diag.table_count));
   await expect(card.getByTestId('db-driver')).toHaveText(/^sqlite$/i);
   await expect(card.getByTestId('db-migration-version')).toContainText(String(diag.migration_version));
@@ -43,7 +45,7 @@ test('screenshots of home in light and dark theme', async ({ page }) => {
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.goto('/');
-    await expect(page.getByTestId('db-table-count')).toHaveText('29');
+    await expect(page.getByTestId('db-table-count')).toHaveText(/^[1-9]\d*$/);
     await expect(page.getByTestId('server-version')).toContainText('Version');
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     // The theme follows the system preference: dark background in dark mode and vice versa.

@@ -28,6 +28,10 @@ export const routes: RouteDef[] = [
   // Missions (issue 7): list, board, test detail.
   { path: '/missions', load: () => import('./routes/missions/Missions.svelte'), title: 'Missions', meta: { auth: true, perm: 'mission.read' } },
   { path: '/missions/:id', load: () => import('./routes/missions/Mission.svelte'), title: 'Mission', meta: { auth: true, perm: 'mission.read' } },
+  // Results (issue 16): a mission's results, the organisation-wide coverage, a Navigator layer into a plan.
+  { path: '/missions/:id/results', load: () => import('./routes/results/MissionResults.svelte'), title: 'Results', meta: { auth: true, perm: 'mission.read' } },
+  { path: '/coverage', load: () => import('./routes/results/Coverage.svelte'), title: 'Coverage', meta: { auth: true, perm: 'mission.read' } },
+  { path: '/layers/import', load: () => import('./routes/results/LayerImport.svelte'), title: 'Plan from a layer', meta: { auth: true, perm: 'test_template.read' } },
   { path: '/missions/:id/tests/:tid', load: () => import('./routes/missions/MissionTest.svelte'), title: 'Mission test', meta: { auth: true, perm: 'mission.read' } },
   // Engagement bundles (issue 12): import, this instance, trusted keys.
   { path: '/bundles', load: () => import('./routes/bundles/Bundles.svelte'), title: 'Bundles', meta: { auth: true } },

@@ -12,6 +12,7 @@ import (
 	"github.com/purplebook/purplebook/app/bundle"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/levels"
+	"github.com/purplebook/purplebook/app/tally"
 )
 
 // anchorLevelID is the seeded "blocked" level: level writes lock its row
@@ -39,6 +40,10 @@ func (p *plan) write(ctx context.Context, tx *dbx.Tx, src bundle.SourceInfo, fin
 	if err := p.writeLevels(ctx, tx); err != nil {
 		return err
 	}
+	before, err := tally.MissionKey(ctx, tx, p.meta.MissionID)
+	if err != nil {
+		return err
+	}
 	if err := p.writeMission(ctx, tx); err != nil {
 		return err
 	}
@@ -64,6 +69,9 @@ func (p *plan) write(ctx context.Context, tx *dbx.Tx, src bundle.SourceInfo, fin
 		return err
 	}
 	if err := p.writeSync(ctx, tx, seq); err != nil {
+		return err
+	}
+	if err := retally(ctx, tx, p.meta.MissionID, before); err != nil {
 		return err
 	}
 	details["local_seq"] = seq
@@ -500,4 +508,14 @@ func (p *plan) writeSync(ctx context.Context, tx *dbx.Tx, seq int64) error {
 		return fmt.Errorf("missionbundle: record sync state: %w", err)
 	}
 	return nil
+}
+
+// retally brings the results aggregates (app/tally) of a mission in line
+// after a bulk write: its own rows, and the organisation rows of the key it
+// had before (status, start month) when that moved.
+func retally(ctx context.Context, tx dbx.Builder, missionID string, before tally.Key) error {
+	if err := tally.RefreshMission(ctx, tx, missionID); err != nil {
+		return err
+	}
+	return tally.MissionMoved(ctx, tx, missionID, before)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/missions"
+	"github.com/purplebook/purplebook/app/tally"
 )
 
 // Conflict is a merge conflict as the conflicts screen shows it.
@@ -112,7 +113,14 @@ func (s *Service) Resolve(ctx context.Context, c missions.Caller, missionID, con
 		now := s.now()
 		var current json.RawMessage
 		if choice == "theirs" {
+			before, err := tally.MissionKey(ctx, tx, missionID)
+			if err != nil {
+				return err
+			}
 			if current, err = s.takeTheirs(ctx, tx, c, missionID, cf, now); err != nil {
+				return err
+			}
+			if err := retally(ctx, tx, missionID, before); err != nil {
 				return err
 			}
 		}

@@ -257,6 +257,10 @@ func TestRoundTripAndReimport(t *testing.T) {
 		h := sha256.Sum256(got)
 		assert.Equal(t, sum, hex.EncodeToString(h[:]))
 	}
+	// The results aggregates (app/tally) were brought up to date in the
+	// import's transaction: B counts what A counts.
+	assert.Equal(t, a.aggregates(missionID), b.aggregates(missionID))
+	assert.NotEmpty(t, b.aggregates(missionID)["result_technique_counts"])
 	// The derived outcome was recomputed from the outcomes.
 	tt := b.test(missionID, testIDs[0])
 	require.NotNil(t, tt.Outcome)
@@ -486,4 +490,21 @@ func TestFailedApplyLeavesNothingAndCanBeRetried(t *testing.T) {
 	for sum := range blobs {
 		assert.True(t, b.set.Evidence.HasContent(sum, int64(len(blobs[sum]))), "discarding the staging keeps the adopted content")
 	}
+}
+
+// aggregates reads the results aggregates of a mission (and the
+// organisation rows), as comparable strings.
+func (in *instance) aggregates(missionID string) map[string][]string {
+	in.t.Helper()
+	out := map[string][]string{}
+	for table, q := range map[string]string{
+		"result_technique_counts": `SELECT external_id || '|' || bucket || '|' || tests FROM result_technique_counts WHERE mission_id = {:m} ORDER BY 1`,
+		"result_month_counts":     `SELECT month || '|' || bucket || '|' || tests FROM result_month_counts WHERE mission_id = {:m} ORDER BY 1`,
+		"result_org_counts":       `SELECT status || '|' || month || '|' || external_id || '|' || bucket || '|' || tests FROM result_org_counts WHERE {:m} <> '' ORDER BY 1`,
+	} {
+		var rows []string
+		require.NoError(in.t, in.set.DB.Read.NewQuery(q).Bind(dbx.Params{"m": missionID}).Column(&rows))
+		out[table] = rows
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import ClipboardListIcon from './icons/ClipboardListIcon.svelte';
 import TargetIcon from './icons/TargetIcon.svelte';
 import BookIcon from './icons/BookIcon.svelte';
 import LayersIcon from './icons/LayersIcon.svelte';
+import BarChartIcon from './icons/BarChartIcon.svelte';
 import UploadIcon from './icons/UploadIcon.svelte';
 
 export interface NavItem {
@@ -31,7 +32,9 @@ export const navItems: NavItem[] = [
   { href: '/attack', label: 'ATT&CK', icon: GridIcon, section: 'Library' },
   { href: '/library', label: 'Test templates', icon: BookIcon, exact: true, section: 'Library', perm: 'test_template.read' },
   { href: '/library/scenarios', label: 'Scenarios', icon: LayersIcon, section: 'Library', perm: 'scenario_template.read' },
+  { href: '/layers/import', label: 'Plan from a layer', icon: UploadIcon, section: 'Library', perm: 'test_template.read' },
   { href: '/missions', label: 'Missions', icon: TargetIcon, section: 'Engagements', perm: 'mission.read' },
+  { href: '/coverage', label: 'Coverage', icon: BarChartIcon, section: 'Engagements', perm: 'mission.read' },
   { href: '/bundles', label: 'Bundles', icon: UploadIcon, section: 'Engagements', perm: 'bundle.import' },
   { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },

@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i}from"./Button-8uxpFC91.js";var a=new Set([`$$slots`,`$$events`,`$$legacy`]),o=e(`<path d="m9 18 6-6-6-6"></path>`);function s(e,s){let c=t(s,a);n(e,i(()=>c,{children:(e,t)=>{var n=o();r(e,n)},$$slots:{default:!0}}))}export{s as t};

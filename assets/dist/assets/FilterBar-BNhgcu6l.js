@@ -1,1 +1,0 @@
-import{Ct as e,St as t,Y as n,ct as r,it as i,k as a,q as o,z as s}from"./Button-8uxpFC91.js";var c=n(`<div class="filter-bar svelte-m9tjun" role="group"><!></div>`);function l(n,l){var u=c(),d=r(u);s(d,()=>l.children??e),t(u),i(()=>a(u,`aria-label`,l.label)),o(n,u)}export{l as t};

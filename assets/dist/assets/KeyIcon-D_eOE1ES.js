@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i,xt as a}from"./Button-8uxpFC91.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<circle cx="7.5" cy="15.5" r="5.5"></circle><path d="m21 2-9.6 9.6"></path><path d="m15.5 7.5 3 3L22 7l-3-3"></path>`,1);function c(e,c){let l=t(c,o);n(e,i(()=>l,{children:(e,t)=>{var n=s();a(2),r(e,n)},$$slots:{default:!0}}))}export{c as t};

@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i,xt as a}from"./Button-8uxpFC91.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M5 12h14"></path><path d="M12 5v14"></path>`,1);function c(e,c){let l=t(c,o);n(e,i(()=>l,{children:(e,t)=>{var n=s();a(),r(e,n)},$$slots:{default:!0}}))}export{c as t};

@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i,xt as a}from"./Button-8uxpFC91.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<circle cx="11" cy="11" r="7"></circle><path d="m21 21-4.3-4.3"></path>`,1);function c(e,c){let l=t(c,o);n(e,i(()=>l,{children:(e,t)=>{var n=s();a(),r(e,n)},$$slots:{default:!0}}))}export{c as t};

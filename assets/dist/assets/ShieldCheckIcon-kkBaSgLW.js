@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i,xt as a}from"./Button-8uxpFC91.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"></path><path d="m9 12 2 2 4-4"></path>`,1);function c(e,c){let l=t(c,o);n(e,i(()=>l,{children:(e,t)=>{var n=s();a(),r(e,n)},$$slots:{default:!0}}))}export{c as t};

@@ -1,1 +1,0 @@
-import{X as e,b as t,g as n,q as r,x as i,xt as a}from"./Button-8uxpFC91.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4"></path><path d="m17 8-5-5-5 5"></path><path d="M12 3v12"></path>`,1);function c(e,c){let l=t(c,o);n(e,i(()=>l,{children:(e,t)=>{var n=s();a(2),r(e,n)},$$slots:{default:!0}}))}export{c as t};
