@@ -284,3 +284,14 @@ func (d *DB) MigrateDownAll(ctx context.Context) error {
 		return nil
 	})
 }
+
+// SchemaVersions lists the migration versions this binary embeds, oldest
+// first, without a database (both dialects' trees list the same versions:
+// TestBothTreesListIdenticalVersions).
+func SchemaVersions() ([]uint, error) {
+	vs, err := migrationVersions(dialects[SQLite].migrations())
+	if err == nil && len(vs) == 0 {
+		err = errors.New("db: no migrations embedded")
+	}
+	return vs, err
+}
