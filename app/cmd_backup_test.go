@@ -36,7 +36,9 @@ func TestBackupRestoreCommands(t *testing.T) {
 	e := env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, e, []string{"--data-dir", dst, "--listen", "127.0.0.1:0", "--log-format", "json"}) }()
+	go func() {
+		done <- runServe(ctx, e, []string{"--data-dir", dst, "--listen", "127.0.0.1:0", "--log-format", "json"})
+	}()
 	waitFor(t, &out, regexp.MustCompile(`listening on `), done)
 	code, _, stderr = run(t, "restore", file, "--data-dir", dst)
 	assert.Equal(t, 1, code)

@@ -122,5 +122,3 @@ func (s *Server) putBackupSchedule(w http.ResponseWriter, req bunrouter.Request)
 	}
 	return writeJSON(w, http.StatusOK, sch)
 }
-
-
