@@ -150,6 +150,7 @@ bench: build
 	bash bench/db-backends.sh
 	bash bench/mitre.sh ./$(BIN)
 	$(GO) run ./bench/bundles -bin ./$(BIN)
+	$(GO) run ./bench/backup -bin ./$(BIN)
 
 # Issue 14's figures, long: wrk on the hot reads and a soak (SOAK, default
 # 10m); kill -9 during sync, import and upload N times (default 20).
