@@ -16,6 +16,7 @@ import BookIcon from './icons/BookIcon.svelte';
 import LayersIcon from './icons/LayersIcon.svelte';
 import BarChartIcon from './icons/BarChartIcon.svelte';
 import UploadIcon from './icons/UploadIcon.svelte';
+import DatabaseIcon from './icons/DatabaseIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -40,6 +41,7 @@ export const navItems: NavItem[] = [
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
   { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
+  { href: '/admin/backups', label: 'Backups', icon: DatabaseIcon, section: 'Administration', perm: 'backup.manage' },
 ];
 
 /** Groups items by section, keeping first-appearance order. */
