@@ -24,6 +24,28 @@ const BundleContentType = "application/vnd.purplebook.bundle+zip"
 // that can fail before the first byte (access, a missing evidence file)
 // is a normal error; a failure while streaming cuts the download, and the
 // truncated file is refused by any importer.
+// exportLibraryBundle streams a library bundle: every live test template and
+// scenario template, the detection levels and the security controls.
+func (s *Server) exportLibraryBundle(w http.ResponseWriter, req bunrouter.Request) error {
+	c := caller(req)
+	for _, p := range []string{"test_template.read", "scenario_template.read"} {
+		if !c.Can(p) {
+			return apperr.New(apperr.ErrForbidden, "forbidden", "You need the %q permission to do this.", p)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", BundleContentType)
+	h.Set("Content-Disposition", contentDisposition("attachment", s.opts.Library.Filename()))
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if _, err := s.opts.Library.WriteTo(req.Context(), w); err != nil {
+		slog.ErrorContext(req.Context(), "library_bundle_export_failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
 func (s *Server) exportMissionBundle(w http.ResponseWriter, req bunrouter.Request) error {
 	opts := missionbundle.ExportOptions{Evidence: true, Blue: true}
 	for name, dst := range map[string]*bool{"evidence": &opts.Evidence, "blue": &opts.Blue} {
@@ -112,6 +134,8 @@ func (s *Server) planImport(req bunrouter.Request, imp *bundle.Import) (any, err
 	switch k := imp.Reader().Manifest().Kind; k {
 	case bundle.KindMission:
 		return s.opts.Bundles.Plan(req.Context(), caller(req), imp, nil, nil)
+	case bundle.KindLibrary:
+		return s.opts.Library.Plan(req.Context(), caller(req), imp)
 	default:
 		return nil, bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here yet.", k)
 	}
@@ -143,10 +167,15 @@ func (s *Server) applyBundle(w http.ResponseWriter, req bunrouter.Request) error
 	if err := decodeJSON(req, &p); err != nil {
 		return err
 	}
-	if imp.Reader().Manifest().Kind != bundle.KindMission {
-		return bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here yet.", imp.Reader().Manifest().Kind)
+	var rep any
+	switch k := imp.Reader().Manifest().Kind; k {
+	case bundle.KindMission:
+		rep, err = s.opts.Bundles.Apply(req.Context(), caller(req), imp, p)
+	case bundle.KindLibrary:
+		rep, err = s.opts.Library.Apply(req.Context(), caller(req), imp, p.AcceptUntrusted)
+	default:
+		return bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here.", k)
 	}
-	rep, err := s.opts.Bundles.Apply(req.Context(), caller(req), imp, p)
 	if err != nil {
 		return err
 	}

@@ -443,10 +443,37 @@ func (s *Service) put(ctx context.Context, actor audit.Actor, key string, raw js
 	if err != nil {
 		return Setting{}, false, err
 	}
-	stored := string(db.MustJSON(v))
 	var out Setting
 	var changed bool
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		var err error
+		out, changed, err = s.putTx(ctx, tx, actor, key, v)
+		return err
+	})
+	if err != nil {
+		return Setting{}, false, err
+	}
+	return out, changed, nil
+}
+
+// PutTx is Put inside the caller's transaction, for values already parsed
+// (a library bundle adds security controls with its templates).
+func (s *Service) PutTx(ctx context.Context, tx *dbx.Tx, actor audit.Actor, key string, raw json.RawMessage) (Setting, bool, error) {
+	if internal[key] {
+		return Setting{}, false, errUnknown(key)
+	}
+	v, err := parse(key, raw)
+	if err != nil {
+		return Setting{}, false, err
+	}
+	return s.putTx(ctx, tx, actor, key, v)
+}
+
+func (s *Service) putTx(ctx context.Context, tx *dbx.Tx, actor audit.Actor, key string, v any) (Setting, bool, error) {
+	stored := string(db.MustJSON(v))
+	var out Setting
+	var changed bool
+	err := func() error {
 		before, err := value(ctx, tx, key)
 		if err != nil {
 			return err
@@ -471,7 +498,7 @@ func (s *Service) put(ctx context.Context, actor audit.Actor, key string, raw js
 		}
 		out, err = get(ctx, tx, key)
 		return err
-	})
+	}()
 	if err != nil {
 		return Setting{}, false, err
 	}
