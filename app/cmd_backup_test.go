@@ -59,3 +59,28 @@ func TestBackupRestoreCommands(t *testing.T) {
 	assert.Equal(t, 0, code, stdout+stderr)
 	assert.True(t, strings.Contains(stdout, "intact"), stdout)
 }
+
+// TestLibraryBundleCommands: bundle export --library on one data dir,
+// bundle import (dry run, then --yes) on another; a second import changes
+// nothing.
+func TestLibraryBundleCommands(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	file := filepath.Join(t.TempDir(), "lib.pbz")
+	atomic := filepath.Join("..", "..", "shared", "testdata", "atomics", "T1003.001")
+	code, stdout, stderr := run(t, "templates", "import-atomics", "--data-dir", src, atomic)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr = run(t, "bundle", "export", "--library", "--out", file, "--data-dir", src)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `exported [1-9]\d* test templates`, stdout)
+	assert.Contains(t, stdout, "detection levels")
+	code, stdout, stderr = run(t, "bundle", "import", file, "--dry-run", "--data-dir", dst)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "dry run: nothing was changed")
+	assert.Regexp(t, `test templates: [1-9]\d* created`, stdout)
+	code, stdout, stderr = run(t, "bundle", "import", file, "--yes", "--data-dir", dst)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "committed, 0 changed")
+	code, stdout, stderr = run(t, "bundle", "import", file, "--yes", "--data-dir", dst)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "apply: committed, 0 changed", "importing the same library again changes nothing")
+}

@@ -124,3 +124,27 @@ func TestBackupDownloadWhileWriting(t *testing.T) {
 	openBackup(t, e, rec.Body.Bytes())
 	assert.Empty(t, failures, "no writer failed during the backup")
 }
+
+// TestLibraryBundleAPI: GET /library/bundle on A, POST /bundles on B (the
+// dry run, kind library), apply: B's library has A's template; a viewer may
+// not export.
+func TestLibraryBundleAPI(t *testing.T) {
+	t.Parallel()
+	a, b := newAPIEnv(t), newAPIEnv(t)
+	a.setupAdmin()
+	b.setupAdmin()
+	admDo(t, a, "POST", "/api/v1/test-templates", `{"name":"Dump LSASS","platforms":["windows"],"opsec_level":"medium"}`, a.admin, 201)
+	_, viewer := a.user("viewer@example.com", groupViewers)
+	admErr(t, a, "GET", "/api/v1/library/bundle", "", viewer, 403)
+
+	rec := a.call("GET", "/api/v1/library/bundle", "", a.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Header().Get("Content-Disposition"), "purplebook-library-")
+	dry, done := b.importBundle(b.admin, rec.Body.Bytes(), `{"accept_untrusted":true}`)
+	assert.Equal(t, "library", dry["kind"])
+	assert.Equal(t, true, dry["dry_run"])
+	assert.EqualValues(t, 1, dry["templates"].(map[string]any)["created"])
+	assert.Equal(t, false, done["dry_run"])
+	list := admDo(t, b, "GET", "/api/v1/test-templates?q=lsass", "", b.admin, 200)
+	assert.EqualValues(t, 1, list["total"])
+}

@@ -302,12 +302,15 @@ func (s *Service) write(ctx context.Context, tx *dbx.Tx, c missions.Caller, st *
 	if len(st.lib.Scenarios) > 0 {
 		need("scenario_template.create")
 	}
-	lr, err := s.o.Templates.ImportLibraryTx(ctx, tx, c.Actor, st.lib)
-	if err != nil {
-		return err
+	rep.Warnings = []templates.LibraryWarning{}
+	if len(st.lib.Templates)+len(st.lib.Scenarios) > 0 { // an empty library is a valid bundle, not a valid document
+		lr, err := s.o.Templates.ImportLibraryTx(ctx, tx, c.Actor, st.lib)
+		if err != nil {
+			return err
+		}
+		rep.Templates, rep.Scenarios, rep.Warnings = lr.Templates, lr.Scenarios, lr.Warnings
+		rep.Changed = lr.Templates.Created + lr.Templates.Updated + lr.Scenarios.Created + lr.Scenarios.Updated
 	}
-	rep.Templates, rep.Scenarios, rep.Warnings = lr.Templates, lr.Scenarios, lr.Warnings
-	rep.Changed = lr.Templates.Created + lr.Templates.Updated + lr.Scenarios.Created + lr.Scenarios.Updated
 
 	// Detection levels: by key; missing ones are added after the local
 	// ones (in the bundle's order), local ones are never changed.
