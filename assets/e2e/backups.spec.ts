@@ -1,5 +1,6 @@
 /**
- * The Backups page (issue 12, item 7) against the real server: back up now
+ * The Backups page (issue 12, item 7) and the library bundle (item 6) against
+ * the real server. Backups: back up now
  * (a stored backup appears), download it in the browser and restore the
  * downloaded file with the real binary into a fresh data dir, set the
  * schedule (kept after a reload), delete the stored backup, and the restore
@@ -86,4 +87,31 @@ test('back up now, download and restore it, schedule, delete', async ({ page }) 
   await confirm.getByRole('button', { name: 'Delete backup' }).click();
   await expect(page.getByRole('status').filter({ hasText: `Backup ${name} deleted.` })).toBeVisible();
   await expect(rows.filter({ hasText: name })).toHaveCount(0);
+});
+
+test('library bundle: export from the library, import it on the Bundles page (dry run, apply)', async ({ page }) => {
+  await page.goto('/library');
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export-library-bundle').click();
+  const d = await download;
+  expect(d.suggestedFilename()).toMatch(/^purplebook-library-\d{8}\.pbz$/);
+  const dir = mkdtempSync(path.join(tmpdir(), 'pb-e2e-lib-'));
+  try {
+    const file = path.join(dir, d.suggestedFilename());
+    await d.saveAs(file);
+    await page.goto('/bundles');
+    await page.getByTestId('bundle-file').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload and check' }).click();
+    const report = page.getByTestId('import-report');
+    await expect(report.getByTestId('signer')).toContainText('SHA256:');
+    await expect(report.getByRole('heading', { name: 'A template library' })).toBeVisible();
+    // Its own library: nothing to change.
+    await expect(report.getByTestId('import-summary')).toHaveText('0 changed');
+    await expect(report.getByRole('row', { name: /Detection levels/ })).toBeVisible();
+    await report.getByRole('button', { name: 'Apply the import' }).click();
+    await expect(page.getByText(/The library: 0 changed/)).toBeVisible();
+    await expect(page.getByRole('link', { name: 'Open the library' })).toBeVisible();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
