@@ -12,6 +12,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
@@ -332,7 +333,7 @@ func exportLibrary(ctx context.Context, e env, set *services.Set, out string) er
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	meta, werr := set.Library.WriteTo(ctx, bw)
+	meta, werr := set.Library.WriteTo(ctx, bw, librarybundle.All)
 	if werr == nil {
 		werr = bw.Flush()
 	}

@@ -135,7 +135,7 @@ func TestLibraryBundleAPI(t *testing.T) {
 	b.setupAdmin()
 	admDo(t, a, "POST", "/api/v1/test-templates", `{"name":"Dump LSASS","platforms":["windows"],"opsec_level":"medium"}`, a.admin, 201)
 	_, viewer := a.user("viewer@example.com", groupViewers)
-	admErr(t, a, "GET", "/api/v1/library/bundle", "", viewer, 403)
+	admErr(t, a, "GET", "/api/v1/library/bundle", "", viewer, 403) // no bundle.export
 
 	rec := a.call("GET", "/api/v1/library/bundle", "", a.admin)
 	require.Equal(t, 200, rec.Code, rec.Body.String())

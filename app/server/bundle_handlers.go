@@ -11,6 +11,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/uptrace/bunrouter"
@@ -24,22 +25,20 @@ const BundleContentType = "application/vnd.purplebook.bundle+zip"
 // that can fail before the first byte (access, a missing evidence file)
 // is a normal error; a failure while streaming cuts the download, and the
 // truncated file is refused by any importer.
-// exportLibraryBundle streams a library bundle: every live test template and
-// scenario template, the detection levels and the security controls.
+// exportLibraryBundle streams a library bundle: every live test template
+// and scenario template the caller may read (test_template.read,
+// scenario_template.read), the detection levels and the security controls.
 func (s *Server) exportLibraryBundle(w http.ResponseWriter, req bunrouter.Request) error {
 	c := caller(req)
-	for _, p := range []string{"test_template.read", "scenario_template.read"} {
-		if !c.Can(p) {
-			return apperr.New(apperr.ErrForbidden, "forbidden", "You need the %q permission to do this.", p)
-		}
-	}
+	opts := librarybundle.ExportOptions{Templates: c.Can("test_template.read")}
+	opts.Scenarios = opts.Templates && c.Can("scenario_template.read")
 	h := w.Header()
 	h.Set("Content-Type", BundleContentType)
 	h.Set("Content-Disposition", contentDisposition("attachment", s.opts.Library.Filename()))
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	if _, err := s.opts.Library.WriteTo(req.Context(), w); err != nil {
+	if _, err := s.opts.Library.WriteTo(req.Context(), w, opts); err != nil {
 		slog.ErrorContext(req.Context(), "library_bundle_export_failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}

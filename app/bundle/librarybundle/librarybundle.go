@@ -82,12 +82,29 @@ func (s *Service) Filename() string {
 	return "purplebook-library-" + s.o.Now().UTC().Format("20060102") + ".pbz"
 }
 
-// WriteTo writes a library bundle of the whole library to w.
-func (s *Service) WriteTo(ctx context.Context, w io.Writer) (Meta, error) {
+// ExportOptions say what of the library goes in (what the exporter may
+// read): test templates, and scenario templates (which carry the templates
+// they use). Detection levels and security controls always go in.
+type ExportOptions struct {
+	Templates bool
+	Scenarios bool
+}
+
+// All is the whole library.
+var All = ExportOptions{Templates: true, Scenarios: true}
+
+// WriteTo writes a library bundle to w.
+func (s *Service) WriteTo(ctx context.Context, w io.Writer, opts ExportOptions) (Meta, error) {
 	var meta Meta
 	tpl, sc, err := s.o.Templates.LiveIDs(ctx)
 	if err != nil {
 		return meta, err
+	}
+	if !opts.Templates {
+		tpl = nil
+	}
+	if !opts.Templates || !opts.Scenarios {
+		sc = nil
 	}
 	lib := &templates.Library{Format: templates.LibraryFormat, FormatVersion: templates.LibraryFormatVersion,
 		ExportedAt: db.NewTime(s.o.Now()).String(), AppVersion: s.o.AppVersion,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/missions"
@@ -77,11 +79,16 @@ func TestLibraryBundleRoundTrip(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "lib.pbz")
 	f, err := os.Create(file)
 	require.NoError(t, err)
-	meta, err := a.set.Library.WriteTo(ctx, f)
+	meta, err := a.set.Library.WriteTo(ctx, f, librarybundle.All)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	assert.Equal(t, 2, meta.Templates)
 	assert.Equal(t, 1, meta.Scenarios)
+	// What the exporter may not read stays out.
+	partial, err := a.set.Library.WriteTo(ctx, io.Discard, librarybundle.ExportOptions{Templates: true})
+	require.NoError(t, err)
+	assert.Equal(t, 2, partial.Templates)
+	assert.Zero(t, partial.Scenarios)
 
 	b := newInst(t)
 	levelsBefore := b.count(t, "SELECT COUNT(*) FROM detection_levels")
