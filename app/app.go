@@ -278,6 +278,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer set.Close()
 	startupCleanup(ctx, cfg, set)
+	// Library rows whose Bloom bits were never computed (from before
+	// migration 0004, which fills the ATT&CK lists in SQL but cannot compute
+	// the bits) pass every Bloom test, so every filter still finds them,
+	// only slower: compute them once.
+	if n, err := set.Templates.RepairFilterColumns(ctx); err != nil {
+		ln.Close()
+		return err
+	} else if n > 0 {
+		slog.Info("library_filter_columns_repaired", "templates", n)
+	}
 	authSvc := set.Auth
 	setupToken, err := authSvc.PrepareSetup(ctx)
 	if err != nil {

@@ -17,13 +17,15 @@ func TestMigrateForceAndMistakes(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errOut := run(t, "migrate", "--data-dir", dir, "up")
 	require.Equal(t, 0, code, errOut)
+	// The latest version is the number of the newest migration file
+	// (numbers may have gaps).
 	m := regexp.MustCompile(`schema version (\d+) \(latest (\d+)\), dirty: false, driver: sqlite`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
-	require.Equal(t, m[2], m[1], "up reaches the latest version")
+	require.Equal(t, m[2], m[1])
 	latest := m[2]
-	code, out, errOut = run(t, "migrate", "--data-dir", dir, "force", "1")
+	code, out, errOut = run(t, "migrate", "--data-dir", dir, "force", latest)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "schema version 1 (latest "+latest+"), dirty: false")
+	assert.Contains(t, out, "schema version "+latest+" (latest "+latest+"), dirty: false")
 
 	for _, c := range []struct {
 		args []string

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Accounts-and-access figures (issue 4), medians of $COUNT runs (default 5):
+# Accounts-and-access figures (issue 4), medians of $COUNT runs (default 5;
+# BENCHTIME, default 1s, is the -benchtime of the per-request benchmarks):
 # 1. login cost: one argon2id verification with DefaultArgon2 (goal 50–250 ms
 #    on a 2-core machine) and a whole password login through the service;
 # 2. per-request cost of authentication + permission check: GET of a
@@ -12,15 +13,17 @@
 # Usage: bench/auth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 count=${COUNT:-5}
+benchtime=${BENCHTIME:-1s}
 tags=${BENCH_TAGS:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 run() { go test -tags "$tags" -run '^$' -count "$count" "$@" | tee -a "$tmp/out" | grep -E '^(Benchmark|ok|FAIL)' >&2; }
 run -bench '^(BenchmarkLogin|BenchmarkLoginService)$' -benchtime 10x ./app/auth
-run -bench '^(BenchmarkAuthenticate|BenchmarkAuthenticateUncached)$' -benchtime 1s ./app/auth
-run -bench '^(BenchmarkHealthGET|BenchmarkAuthenticatedGET|BenchmarkAuthenticatedGETAPIToken|BenchmarkAuthenticatedGETUncached)$' -benchtime 1s ./app/server
+run -bench '^(BenchmarkAuthenticate|BenchmarkAuthenticateUncached)$' -benchtime "$benchtime" ./app/auth
+run -bench '^(BenchmarkHealthGET|BenchmarkAuthenticatedGET|BenchmarkAuthenticatedGETAPIToken|BenchmarkAuthenticatedGETUncached)$' -benchtime "$benchtime" ./app/server
 
 awk '
 function median(name,   n, i, j, t, a) {
@@ -44,4 +47,6 @@ END {
   printf "GET permission-gated route, access token: median %.1f µs; guard = difference %.1f µs (goal <= 50 µs); ratio %.2fx\n", g/1e3, (g-h)/1e3, g/h
   printf "GET permission-gated route, pbk_ API token: median %.1f µs; difference %.1f µs; ratio %.2fx\n", gt/1e3, (gt-h)/1e3, gt/h
   printf "GET permission-gated route, principal-cache miss: median %.1f µs; difference %.1f µs\n", gu/1e3, (gu-h)/1e3
+  printf "BENCH name=auth_login_ms value=%.1f unit=ms goal=<=250 label=\"login: argon2id verification (goal 50-250 ms)\"\n", login/1e6
+  printf "BENCH name=auth_guard_us value=%.1f unit=us goal=<=50 floor=%.1f label=\"authentication + permission check per request (access token)\" floor_label=\"GET /api/v1/health, no auth\"\n", (g-h)/1e3, h/1e3
 }' "$tmp/out"

@@ -6,6 +6,7 @@ set -euo pipefail
 bin=${1:-bin/purplebook}
 runs=${2:-15}
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -36,3 +37,6 @@ size=$(stat -c %s "$bin")
 awk -v us="$ms" -v n="$runs" 'BEGIN {printf "cold start to health 200 (empty data dir, migrations included): median %.1f ms over %d runs (goal <= 300 ms)\n", us/1000, n}'
 awk -v kb="$rss" 'BEGIN {printf "idle RSS after start: median %.1f MB (goal <= 40 MB)\n", kb/1024}'
 awk -v b="$size" 'BEGIN {printf "binary size: %.1f MB (goal <= 40 MB)\n", b/1048576}'
+bench_line startup_health_ms "$(awk -v us="$ms" 'BEGIN {printf "%.1f", us/1000}')" ms "<=300" "" "cold start to health 200 (median of $runs)"
+bench_line startup_idle_rss_mb "$(awk -v kb="$rss" 'BEGIN {printf "%.1f", kb/1024}')" MB "<=40" "" "idle RSS after start"
+bench_line binary_size_mb "$(awk -v b="$size" 'BEGIN {printf "%.1f", b/1048576}')" MB "<=40" "" "binary size"

@@ -11,10 +11,11 @@
 # Usage: bench/templates-import.sh [path/to/purplebook]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin=${1:-bin/purplebook}
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 1; }
 atomics=../shared/testdata/atomics
-runs=5
+runs=${RUNS:-5}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -33,12 +34,17 @@ awk -v w="$mw" -v o="$mo" -v n="$runs" 'BEGIN {
   printf "Atomic sample import (13 files, 236 tests), CLI on SQLite, fresh data dir: median %.0f ms import (duration_ms), %.2f s process wall time, over %d runs (goal <= 1 s)\n", o, w, n }'
 
 bench() { go test "$@" -run '^$' -bench '^BenchmarkImportAtomicsSample$' -benchtime ${runs}x -count 1 ./app/templates | awk '/^BenchmarkImportAtomicsSample/ {for (i=1;i<=NF;i++) if ($(i+1)=="ms-median") print $i}'; }
+bench_line atomics_import_cli_ms "$mo" ms "<=1000" "" "Atomic sample import (236 tests), CLI on SQLite, duration_ms"
 echo "BenchmarkImportAtomicsSample, median of $runs fresh databases:"
-echo "  sqlite:     $(bench) ms"
+sq=$(bench)
+echo "  sqlite:     $sq ms"
+[ -n "$sq" ] && bench_line atomics_import_sqlite_ms "$sq" ms "<=1000" "" "Atomic sample import, service alone (SQLite)"
 # Never start a cluster here: scripts/pg-test-server.sh start wipes the one
 # that may be serving other test runs.
 if [ -n "${PURPLEBOOK_TEST_PG_DSN:-}" ]; then
-  echo "  postgresql: $(bench -tags postgres) ms"
+  pq=$(bench -tags postgres)
+  echo "  postgresql: $pq ms"
+  [ -n "$pq" ] && bench_line atomics_import_postgres_ms "$pq" ms "<=1000" "" "Atomic sample import, service alone (PostgreSQL)"
 else
   echo "  postgresql: skipped (set PURPLEBOOK_TEST_PG_DSN, e.g. from scripts/pg-test-server.sh start)"
 fi

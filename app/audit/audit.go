@@ -17,7 +17,8 @@ import (
 // Actor is who acted: a user, or the system/console with a label.
 type Actor struct {
 	UserID    string // empty for anonymous or console actions
-	Label     string // email, "console", "anonymous"
+	Label     string // email, "console", "anonymous" (stored as actor_label)
+	Name      string // display name, for notifications; not stored (the log resolves names when listing)
 	IP        string
 	RequestID string
 }

@@ -73,7 +73,7 @@ func (s *Service) checkPermissions(ctx context.Context, b dbx.Builder, keys []st
 		if len(unknown) > 10 {
 			unknown = append(unknown[:10], "…")
 		}
-		return nil, &apperr.Invalid{Fields: map[string]string{"permissions": "unknown permission " + strings.Join(unknown, ", ")}}
+		return nil, &apperr.Invalid{Fields: map[string]string{"permissions": "include unknown permissions: " + strings.Join(unknown, ", ")}}
 	}
 	slices.Sort(out)
 	return out, nil
@@ -446,7 +446,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, actor *Principal, id stri
 		var inv apperr.Invalid
 		for _, uid := range ids {
 			if !db.ValidID(uid) {
-				inv.Add("user_ids", fmt.Sprintf("%q is not a user id", text.Truncate(uid, 64)))
+				inv.Add("user_ids", fmt.Sprintf("must be user ids (%q is not)", text.Truncate(uid, 64)))
 				continue
 			}
 			var n int
@@ -455,7 +455,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, actor *Principal, id stri
 				return err
 			}
 			if n == 0 {
-				inv.Add("user_ids", fmt.Sprintf("user %s does not exist", uid))
+				inv.Add("user_ids", fmt.Sprintf("include a user that does not exist (%s)", uid))
 			}
 		}
 		if err := inv.Err(); err != nil {

@@ -72,6 +72,9 @@ type CreateInvitationParams struct {
 	Email          string   `json:"email"`
 	GroupIDs       []string `json:"group_ids"`
 	ExpiresInHours *int     `json:"expires_in_hours"`
+	// Replace revokes the address's pending invitations; without it a
+	// pending one is a 409 invitation_pending naming it.
+	Replace bool `json:"replace"`
 }
 
 // CreateInvitation makes a one-time invitation for an address that has no
@@ -126,6 +129,9 @@ func (s *Service) CreateInvitation(ctx context.Context, actor *Principal, in Cre
 				WithContext(ctx).Execute(); err != nil {
 				return fmt.Errorf("auth: insert invitation group: %w", err)
 			}
+		}
+		if err := s.settlePending(ctx, tx, actor, m, email, id, in.Replace); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, s.nowTime(), actor.Actor(m), audit.Event{Action: "invitation.create", ObjectType: "invitation", ObjectID: id,
 			Details: map[string]any{"email": email, "group_ids": groups, "expires_at": expires}})

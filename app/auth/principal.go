@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
@@ -47,7 +48,7 @@ func (p *Principal) Actor(m Meta) audit.Actor {
 	if p == nil {
 		return audit.Actor{Label: "anonymous", IP: m.IP, RequestID: m.RequestID}
 	}
-	return audit.Actor{UserID: p.UserID, Label: p.Email, IP: m.IP, RequestID: m.RequestID}
+	return audit.Actor{UserID: p.UserID, Label: p.Email, Name: p.Name, IP: m.IP, RequestID: m.RequestID}
 }
 
 // NewPrincipalForTest builds a principal with the given permissions.
@@ -68,7 +69,8 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if strings.HasPrefix(bearer, APITokenPrefix) {
 		return s.authenticateAPIToken(ctx, bearer)
 	}
-	c, err := s.signer.Verify(bearer, "access", s.now())
+	now := s.now()
+	c, err := s.verifyAccess(bearer, now)
 	if errors.Is(err, errExpiredToken) {
 		return nil, errExpired
 	}
@@ -76,15 +78,15 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		return nil, errInvalidToken
 	}
 	gen := s.gen.Load()
-	if v, ok := s.cache.Load("s:" + c.SessionID); ok {
+	if v, ok := s.cache.Load(c.cacheKey); ok {
 		cp := v.(cachedPrincipal)
-		if cp.gen == gen && s.now().Sub(cp.at) < principalCacheTTL && cp.p.UserID == c.UserID {
+		if cp.gen == gen && now.Sub(cp.at) < principalCacheTTL && cp.p.UserID == c.userID {
 			return cp.p, nil
 		}
 	}
 	var live int
 	err = s.db.Read.Select("COUNT(*)").From("refresh_tokens").
-		Where(dbx.HashExp{"session_id": c.SessionID, "user_id": c.UserID, "revoked_at": nil}).
+		Where(dbx.HashExp{"session_id": c.sessionID, "user_id": c.userID, "revoked_at": nil}).
 		WithContext(ctx).Row(&live)
 	if err != nil {
 		return nil, fmt.Errorf("auth: session lookup: %w", err)
@@ -92,13 +94,72 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if live == 0 {
 		return nil, errSessionEnded
 	}
-	p, err := s.loadPrincipal(ctx, c.UserID)
+	p, err := s.loadPrincipal(ctx, c.userID)
 	if err != nil {
 		return nil, err
 	}
-	p.SessionID = c.SessionID
-	s.cache.Store("s:"+c.SessionID, cachedPrincipal{p: p, gen: gen, at: s.now()})
+	p.SessionID = c.sessionID
+	s.cache.Store(c.cacheKey, cachedPrincipal{p: p, gen: gen, at: now})
 	return p, nil
+}
+
+// verifiedToken is an access token whose signature has been checked: its
+// claims, and the key of its session in the principal cache.
+type verifiedToken struct {
+	userID, sessionID string
+	cacheKey          string // "s:" + session id
+	exp               int64  // unix seconds
+}
+
+// maxVerifiedTokens bounds the verified-token cache. Access tokens live 15
+// minutes, so it holds about as many entries as tokens were used in that
+// time; beyond the bound, expired entries are swept, and if that is not
+// enough the cache starts over.
+const maxVerifiedTokens = 10_000
+
+// verifyAccess checks an access token. A token is a pure function of the
+// signing key, so a token verified once needs no second HMAC, decoding or
+// JSON parse: it is looked up by its text (expiry is still checked at every
+// use). Only successfully verified tokens are remembered, so the cache
+// cannot be filled with garbage. Whether the session is still live and
+// what the user may do is decided after this, by the principal cache.
+func (s *Service) verifyAccess(bearer string, now time.Time) (*verifiedToken, error) {
+	if v, ok := s.tokens.Load(bearer); ok {
+		t := v.(*verifiedToken)
+		if now.Unix() >= t.exp {
+			return nil, errExpiredToken
+		}
+		return t, nil
+	}
+	c, err := s.signer.Verify(bearer, "access", now)
+	if err != nil {
+		return nil, err
+	}
+	t := &verifiedToken{userID: c.UserID, sessionID: c.SessionID, cacheKey: "s:" + c.SessionID, exp: c.ExpiresAt}
+	if s.tokenCount.Add(1) > maxVerifiedTokens {
+		s.sweepTokens(now)
+	}
+	s.tokens.Store(bearer, t)
+	return t, nil
+}
+
+// sweepTokens drops expired verified tokens, or all of them when too many
+// are still valid.
+func (s *Service) sweepTokens(now time.Time) {
+	var left int64
+	s.tokens.Range(func(k, v any) bool {
+		if now.Unix() >= v.(*verifiedToken).exp {
+			s.tokens.Delete(k)
+		} else {
+			left++
+		}
+		return true
+	})
+	if left > maxVerifiedTokens/2 {
+		s.tokens.Clear()
+		left = 0
+	}
+	s.tokenCount.Store(left)
 }
 
 // loadPrincipal reads an active user and the union of their groups'

@@ -54,6 +54,9 @@ type Service struct {
 	gen   atomic.Uint64 // bumped by every change to users, groups, permissions
 	cache sync.Map      // session id or token hash → cachedPrincipal
 
+	tokens     sync.Map     // access token text → *verifiedToken (principal.go)
+	tokenCount atomic.Int64 // entries stored in tokens, approximately
+
 	mfa mfaState // TOTP replay guard and spent MFA tokens (mfa.go)
 }
 

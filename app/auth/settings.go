@@ -27,7 +27,7 @@ func (s *Service) PutSetting(ctx context.Context, p *Principal, key string, raw 
 		}
 		if !u.MFAEnabled {
 			return settings.Setting{}, &apperr.Invalid{Message: "Turn on MFA for your own account before requiring it for everyone.",
-				Fields: map[string]string{"value": "turn on MFA for your own account first (Profile → Two-factor authentication)"}}
+				Fields: map[string]string{"value": "Turn on MFA for your own account first (Profile → Two-factor authentication)."}}
 		}
 	}
 	out, changed, err := s.settings.Put(ctx, p.Actor(m), key, raw)

@@ -164,7 +164,7 @@ func (s *Service) checkGroups(ctx context.Context, b dbx.Builder, ids []string) 
 	var inv apperr.Invalid
 	for _, id := range ids {
 		if !db.ValidID(id) {
-			inv.Add("group_ids", fmt.Sprintf("%q is not a group id", text.Truncate(id, 64)))
+			inv.Add("group_ids", fmt.Sprintf("must be group ids (%q is not)", text.Truncate(id, 64)))
 			continue
 		}
 		var n int
@@ -172,7 +172,7 @@ func (s *Service) checkGroups(ctx context.Context, b dbx.Builder, ids []string) 
 			return err
 		}
 		if n == 0 {
-			inv.Add("group_ids", fmt.Sprintf("group %s does not exist", id))
+			inv.Add("group_ids", fmt.Sprintf("include a group that does not exist (%s)", id))
 		}
 	}
 	return inv.Err()

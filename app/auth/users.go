@@ -695,3 +695,42 @@ func dedupe(ids []string) []string {
 	}
 	return out
 }
+
+// UserRef is how an account is named where it appears (audit log, lists):
+// the display name, with the e-mail kept for a tooltip.
+type UserRef struct {
+	ID      string `json:"id" db:"id"`
+	Name    string `json:"name" db:"name"`
+	Email   string `json:"email" db:"email"`
+	Deleted bool   `json:"deleted" db:"-"`
+
+	DeletedAt *db.Time `json:"-" db:"deleted_at"`
+}
+
+// UserRefs names the given accounts (deleted ones included, flagged);
+// unknown or malformed ids are left out.
+func (s *Service) UserRefs(ctx context.Context, ids []string) (map[string]UserRef, error) {
+	out := map[string]UserRef{}
+	valid := make([]any, 0, len(ids))
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if db.ValidID(id) && !seen[id] {
+			seen[id] = true
+			valid = append(valid, id)
+		}
+	}
+	for len(valid) > 0 {
+		n := min(len(valid), 500)
+		var rows []UserRef
+		if err := s.db.Read.Select("id", "name", "email", "deleted_at").From("users").Where(dbx.In("id", valid[:n]...)).
+			WithContext(ctx).All(&rows); err != nil {
+			return nil, fmt.Errorf("auth: user refs: %w", err)
+		}
+		for _, r := range rows {
+			r.Deleted = r.DeletedAt != nil
+			out[r.ID] = r
+		}
+		valid = valid[n:]
+	}
+	return out, nil
+}

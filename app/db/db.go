@@ -36,6 +36,7 @@ type dialect struct {
 	afterMigrate func(ctx context.Context, c *sql.DB) error
 	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
 	tableCount   string // SQL counting the application's tables
+	sizeQuery    string // SQL giving the database's size in bytes
 }
 
 var dialects = map[string]dialect{}
@@ -64,6 +65,13 @@ type DB struct {
 	dsn     string
 	read    *sql.DB
 	write   *sql.DB
+	// writeTurn, on SQLite, queues Tx callers first come, first served for
+	// the single write connection (nil on PostgreSQL, whose writers run
+	// side by side). database/sql hands a freed connection to a random
+	// waiter: with 50 writers queued, one in a hundred waited through some
+	// 230 turns instead of 49, and the p99 of a write was several times its
+	// mean. A blocked channel send is woken in arrival order.
+	writeTurn chan struct{}
 }
 
 // DialectOf returns the dialect name a DSN selects.
@@ -93,14 +101,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{
+	out := &DB{
 		Read:    dbx.NewFromDB(read, d.driver),
 		Write:   dbx.NewFromDB(write, d.driver),
 		dialect: d,
 		dsn:     dsn,
 		read:    read,
 		write:   write,
-	}, nil
+	}
+	if name == SQLite {
+		out.writeTurn = make(chan struct{}, 1)
+	}
+	return out, nil
 }
 
 // Driver is the dialect name: "sqlite" or "postgres".
@@ -124,7 +136,25 @@ func (d *DB) Ping(ctx context.Context) error {
 // Tx runs fn in one write transaction: committed when fn returns nil, rolled
 // back otherwise (also on panic, which is re-raised).
 func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	if d.writeTurn != nil {
+		select {
+		case d.writeTurn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-d.writeTurn }()
+	}
 	return d.Write.TransactionalContext(ctx, nil, fn)
+}
+
+// ReadSnapshot runs fn in a read-only transaction on the read pool whose
+// statements all see one state of the database: REPEATABLE READ on
+// PostgreSQL (one snapshot for the whole transaction, where READ COMMITTED
+// takes one per statement), a deferred read transaction on SQLite (in WAL
+// mode its first read fixes the snapshot). For readers that assemble one
+// answer from several statements while writers may commit in between.
+func (d *DB) ReadSnapshot(ctx context.Context, fn func(tx *dbx.Tx) error) error {
+	return d.Read.TransactionalContext(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
 }
 
 // SnapshotTx is Tx where every statement sees the same state of the
@@ -151,6 +181,14 @@ func (d *DB) Catalog(ctx context.Context) (*Catalog, error) {
 func (d *DB) TableCount(ctx context.Context) (int, error) {
 	var n int
 	err := d.read.QueryRowContext(ctx, d.dialect.tableCount).Scan(&n)
+	return n, err
+}
+
+// Size is the database's size in bytes as the engine reports it (SQLite:
+// pages in use; PostgreSQL: pg_database_size).
+func (d *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := d.read.QueryRowContext(ctx, d.dialect.sizeQuery).Scan(&n)
 	return n, err
 }
 

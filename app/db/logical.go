@@ -36,19 +36,6 @@ const (
 	TypeReal    = "real"
 )
 
-// ReadSnapshot runs fn in a read-only transaction that sees one state of
-// the whole database, from its first statement to its end, while writers
-// go on: on SQLite (WAL) a read transaction keeps the snapshot its first
-// read took; on PostgreSQL the transaction is REPEATABLE READ READ ONLY.
-// Nothing waits for it (SQLite's WAL only grows until it ends).
-func (d *DB) ReadSnapshot(ctx context.Context, fn func(tx *dbx.Tx) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if d.dialect.name == Postgres {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	return d.Read.TransactionalContext(ctx, opts, fn)
-}
-
 // SchemaVersionIn reads the applied migration version through b (inside a
 // snapshot, the version of that snapshot). 0 when nothing is applied.
 func SchemaVersionIn(ctx context.Context, b dbx.Builder) (uint, error) {

@@ -47,6 +47,7 @@ func init() {
 		catalog: pgCatalog,
 		tableCount: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()
 			AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'`,
+		sizeQuery: `SELECT pg_database_size(current_database())`,
 	})
 }
 

@@ -115,7 +115,7 @@ func (s *Service) Delete(ctx context.Context, c missions.Caller, id string) erro
 	if err := s.missions.Writable(ctx, c, missionID); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		if err := softDelete(ctx, tx, f.ID, now); err != nil {
 			return err
@@ -124,4 +124,8 @@ func (s *Service) Delete(ctx context.Context, c missions.Caller, id string) erro
 			Details: map[string]any{"mission_id": missionID, "mission_test_id": f.MissionTestID, "side": f.Side,
 				"name": f.OriginalFilename, "sha256": f.SHA256, "size": f.Size}})
 	})
+	if err == nil {
+		s.missions.TestChanged(ctx, c, missionID, f.MissionTestID)
+	}
+	return err
 }

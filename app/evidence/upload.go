@@ -295,6 +295,7 @@ func (u *Upload) Commit(ctx context.Context) (File, error) {
 		}
 		return File{}, err
 	}
+	s.missions.TestChanged(ctx, u.c, u.missionID, u.testID)
 	return f, nil
 }
 

@@ -573,11 +573,11 @@ func checkOrder(cur []Level, order []string) error {
 	case order == nil:
 		inv.Add("ids", "is required: every detection level id, best first")
 	case len(unknown) > 0:
-		inv.Add("ids", "holds unknown ids: "+strings.Join(truncateList(unknown), ", "))
+		inv.Add("ids", "must not hold unknown ids: "+strings.Join(truncateList(unknown), ", "))
 	case len(dup) > 0:
-		inv.Add("ids", "lists ids more than once: "+strings.Join(truncateList(dup), ", "))
+		inv.Add("ids", "must not list ids more than once: "+strings.Join(truncateList(dup), ", "))
 	case len(missing) > 0:
-		inv.Add("ids", "misses levels: "+strings.Join(missing, ", "))
+		inv.Add("ids", "must list every level; missing: "+strings.Join(missing, ", "))
 	}
 	return inv.Err()
 }

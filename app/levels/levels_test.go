@@ -257,9 +257,9 @@ func TestReorder(t *testing.T) {
 		problem string
 	}{
 		{nil, "is required"},
-		{order("blocked", "alerted", "logged", "none", "not_applicable"), "misses levels: tbd"},
-		{order("blocked", "alerted", "logged", "none", "not_applicable", "tbd", "tbd"), "lists ids more than once"},
-		{order("blocked", "alerted", "logged", "none", "not_applicable", "tbd", "ghost"), "holds unknown ids: ghost"},
+		{order("blocked", "alerted", "logged", "none", "not_applicable"), "must list every level; missing: tbd"},
+		{order("blocked", "alerted", "logged", "none", "not_applicable", "tbd", "tbd"), "must not list ids more than once"},
+		{order("blocked", "alerted", "logged", "none", "not_applicable", "tbd", "ghost"), "must not hold unknown ids: ghost"},
 	} {
 		_, err := e.l.Reorder(e.ctx, actor, c.order)
 		fields := requireInvalid(t, err, "ids")

@@ -4,11 +4,10 @@
 package missions
 
 import (
-	"encoding/json"
-
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/patch"
+	"github.com/purplebook/purplebook/app/templates"
 )
 
 // Caller is who acts: the user, their permissions, and how they appear in
@@ -17,6 +16,24 @@ type Caller struct {
 	UserID string
 	Can    func(perm string) bool
 	Actor  audit.Actor
+}
+
+// by is who acted, as notification payloads name them: "by" the display
+// name (the e-mail when the account has none), "by_email", "by_user_id".
+func (c Caller) by() map[string]any {
+	name := c.Actor.Name
+	if name == "" {
+		name = c.Actor.Label
+	}
+	return map[string]any{"by": name, "by_email": c.Actor.Label, "by_user_id": c.UserID}
+}
+
+// with returns p with the entries of q added.
+func with(p, q map[string]any) map[string]any {
+	for k, v := range q {
+		p[k] = v
+	}
+	return p
 }
 
 // Mission statuses and member roles.
@@ -148,31 +165,47 @@ type Outcome struct {
 	TimeToPreventS *float64 `json:"time_to_prevent_s"`
 }
 
+// Rendered is a test's commands with its argument values substituted
+// (templates.Render): what red runs.
+type Rendered struct {
+	Command        string                   `json:"command"`
+	CleanupCommand string                   `json:"cleanup_command"`
+	Prerequisites  []templates.Prerequisite `json:"prerequisites"`
+	// Unfilled names the arguments that have neither a value nor a default:
+	// their #{name} is still in the text.
+	Unfilled []string `json:"unfilled"`
+}
+
 // Test is a mission test.
 type Test struct {
-	ID                    string          `json:"id"`
-	MissionID             string          `json:"mission_id"`
-	MissionScenarioID     *string         `json:"mission_scenario_id"`
-	TestTemplateID        *string         `json:"test_template_id"`
-	CategoryID            *string         `json:"category_id"`
-	Position              int             `json:"position"`
-	Name                  string          `json:"name"`
-	Description           string          `json:"description"`
-	Objective             string          `json:"objective"`
-	Executor              string          `json:"executor"`
-	CommandTemplate       string          `json:"command_template"`
-	CleanupCommand        string          `json:"cleanup_command"`
-	PrerequisitesExecutor string          `json:"prerequisites_executor"`
-	Prerequisites         json.RawMessage `json:"prerequisites"`
-	InputArguments        json.RawMessage `json:"input_arguments"`
-	ElevationRequired     bool            `json:"elevation_required"`
-	Platforms             []string        `json:"platforms"`
-	ExpectedDetection     string          `json:"expected_detection"`
-	OpsecLevel            string          `json:"opsec_level"`
-	State                 string          `json:"state"`
-	SkipReason            string          `json:"skip_reason"`
-	AssignedRedUserID     *string         `json:"assigned_red_user_id"`
-	AssignedBlueUserID    *string         `json:"assigned_blue_user_id"`
+	ID                    string                    `json:"id"`
+	MissionID             string                    `json:"mission_id"`
+	MissionScenarioID     *string                   `json:"mission_scenario_id"`
+	TestTemplateID        *string                   `json:"test_template_id"`
+	CategoryID            *string                   `json:"category_id"`
+	Position              int                       `json:"position"`
+	Name                  string                    `json:"name"`
+	Description           string                    `json:"description"`
+	Objective             string                    `json:"objective"`
+	Executor              string                    `json:"executor"`
+	CommandTemplate       string                    `json:"command_template"`
+	CleanupCommand        string                    `json:"cleanup_command"`
+	PrerequisitesExecutor string                    `json:"prerequisites_executor"`
+	Prerequisites         []templates.Prerequisite  `json:"prerequisites"`
+	InputArguments        []templates.InputArgument `json:"input_arguments"`
+	// ArgumentValues are red's values for the input arguments (name →
+	// value; a missing or empty value means the default). Rendered is the
+	// command, cleanup and prerequisites with them substituted.
+	ArgumentValues     map[string]string `json:"argument_values"`
+	Rendered           Rendered          `json:"rendered"`
+	ElevationRequired  bool              `json:"elevation_required"`
+	Platforms          []string          `json:"platforms"`
+	ExpectedDetection  string            `json:"expected_detection"`
+	OpsecLevel         string            `json:"opsec_level"`
+	State              string            `json:"state"`
+	SkipReason         string            `json:"skip_reason"`
+	AssignedRedUserID  *string           `json:"assigned_red_user_id"`
+	AssignedBlueUserID *string           `json:"assigned_blue_user_id"`
 	// Red: the operator log.
 	Operator        string   `json:"operator"`
 	StartedAt       *db.Time `json:"started_at"`

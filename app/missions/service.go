@@ -117,7 +117,7 @@ func orNone(r string) string {
 }
 
 // planning loads a mission for a planning change: mission.update, the lead
-// role, and a mission that is not archived.
+// role, and a mission that is open (not completed or archived).
 func (s *Service) planning(ctx context.Context, tx *dbx.Tx, c Caller, missionID string) (access, error) {
 	a, err := s.load(ctx, tx, c, missionID)
 	if err != nil {
@@ -129,10 +129,22 @@ func (s *Service) planning(ctx context.Context, tx *dbx.Tx, c Caller, missionID 
 	return a, writable(a)
 }
 
-// writable refuses changes to archived missions.
+// ReadOnly reports whether a mission in this status takes no changes:
+// completed and archived missions are read-only until a lead reopens them
+// (completed → active; archived → completed → active). Only status changes
+// and deleting the mission remain possible.
+func ReadOnly(status string) bool { return status == StatusCompleted || status == StatusArchived }
+
+// writable refuses changes to read-only (completed or archived) missions:
+// its tests, categories, scenarios, members and evidence included.
 func writable(a access) error {
-	if a.mission.Status == StatusArchived {
-		return apperr.New(apperr.ErrConflict, "mission_archived", "This mission is archived and read-only; unarchive it first.")
+	if ReadOnly(a.mission.Status) {
+		how := "a lead reopens it"
+		if a.mission.Status == StatusArchived {
+			how = "a lead unarchives and reopens it"
+		}
+		return apperr.New(apperr.ErrConflict, "mission_read_only", "This mission is %s and read-only until %s.", a.mission.Status, how).
+			WithDetails(map[string]any{"status": a.mission.Status})
 	}
 	return nil
 }
@@ -161,7 +173,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in MissionInput) (Missio
 	checkDate(&inv, "starts_on", in.StartsOn)
 	checkDate(&inv, "ends_on", in.EndsOn)
 	if in.StartsOn != nil && in.EndsOn != nil && *in.StartsOn != "" && *in.EndsOn != "" && *in.EndsOn < *in.StartsOn {
-		inv.Add("ends_on", "must not be before starts_on")
+		inv.Add("ends_on", "must not be before the start date")
 	}
 	if err := inv.Err(); err != nil {
 		return Mission{}, err
@@ -285,8 +297,10 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 				m.Version, v).WithDetails(map[string]any{"current_version": m.Version})
 		}
 		onlyStatus := !up.Name.Set && !up.Description.Set && !up.StartsOn.Set && !up.EndsOn.Set
-		if m.Status == StatusArchived && !onlyStatus {
-			return writable(a)
+		if !onlyStatus {
+			if err := writable(a); err != nil {
+				return err
+			}
 		}
 		var inv apperr.Invalid
 		name, desc, starts, ends, status := m.Name, m.Description, m.StartsOn, m.EndsOn, m.Status
@@ -313,7 +327,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		checkDate(&inv, "starts_on", starts)
 		checkDate(&inv, "ends_on", ends)
 		if starts != nil && ends != nil && *ends < *starts {
-			inv.Add("ends_on", "must not be before starts_on")
+			inv.Add("ends_on", "must not be before the start date")
 		}
 		if up.Status.Set {
 			next := up.Status.Or("")
@@ -352,19 +366,28 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 		diffField("starts_on", deref(m.StartsOn), deref(starts))
 		diffField("ends_on", deref(m.EndsOn), deref(ends))
 		diffField("status", m.Status, status)
+		if status == StatusCompleted && m.Status != StatusCompleted {
+			// Completing with open tests is allowed (the SPA asks first);
+			// the audit log keeps what was still open.
+			open, err := openTests(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			details["open_tests"] = open
+		}
 		if status != m.Status {
 			members, err := s.memberIDs(ctx, tx, id)
 			if err != nil {
 				return err
 			}
-			if err := s.notify.Create(ctx, tx, now, members, c.UserID, "mission.status_changed", map[string]any{
-				"mission_id": id, "mission_name": name, "from": m.Status, "to": status, "by": c.Actor.Label}); err != nil {
+			if err := s.notify.Create(ctx, tx, now, members, c.UserID, "mission.status_changed", with(map[string]any{
+				"mission_id": id, "mission_name": name, "from": m.Status, "to": status}, c.by())); err != nil {
 				return err
 			}
 		}
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.update", ObjectType: "mission", ObjectID: id, Details: details})
 	})
-	if err != nil {
+	if err := s.changed(ctx, c, err, notify.Event{Kind: "mission.updated", MissionID: id}); err != nil {
 		return Mission{}, err
 	}
 	return s.Get(ctx, c, id)
@@ -372,7 +395,8 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, up MissionUpd
 
 // Delete soft-deletes a mission.
 func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	members, _ := s.memberIDs(ctx, s.db.Read, id) // after the delete they are gone from view
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, id)
 		if err != nil {
@@ -395,6 +419,10 @@ func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.delete", ObjectType: "mission", ObjectID: id,
 			Details: map[string]any{"name": a.mission.Name}})
 	})
+	if err == nil && s.notify != nil {
+		s.notify.Publish(members, notify.Event{Kind: "mission.deleted", MissionID: id, ActorID: c.UserID})
+	}
+	return err
 }
 
 // ---------------------------------------------------------------------------
@@ -440,7 +468,7 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 			return err
 		}
 		if n == 0 {
-			return &apperr.Invalid{Fields: map[string]string{"user_id": "no active user with this id"}}
+			return &apperr.Invalid{Fields: map[string]string{"user_id": "is not an active user"}}
 		}
 		var cur string
 		err = tx.Select("role").From("mission_members").Where(dbx.HashExp{"mission_id": missionID, "user_id": userID}).WithContext(ctx).Row(&cur)
@@ -450,8 +478,8 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 				"role": role, "created_at": now, "updated_at": now}).WithContext(ctx).Execute(); err != nil {
 				return err
 			}
-			if err := s.notify.Create(ctx, tx, now, []string{userID}, c.UserID, "mission.member_added", map[string]any{
-				"mission_id": missionID, "mission_name": a.mission.Name, "role": role, "by": c.Actor.Label}); err != nil {
+			if err := s.notify.Create(ctx, tx, now, []string{userID}, c.UserID, "mission.member_added", with(map[string]any{
+				"mission_id": missionID, "mission_name": a.mission.Name, "role": role}, c.by())); err != nil {
 				return err
 			}
 		case err != nil:
@@ -470,7 +498,7 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.member_set", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"user_id": userID, "role": map[string]any{"before": cur, "after": role}}})
 	})
-	if err != nil {
+	if err := s.changed(ctx, c, err, notify.Event{Kind: "members.changed", MissionID: missionID}); err != nil {
 		return Member{}, err
 	}
 	ms, err := s.Members(ctx, c, missionID)
@@ -487,13 +515,16 @@ func (s *Service) SetMember(ctx context.Context, c Caller, missionID, userID, ro
 
 // RemoveMember takes a user out of a mission.
 func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
 		if err != nil {
 			return err
 		}
 		if err := need(c, a, "mission.manage_members", RoleLead); err != nil {
+			return err
+		}
+		if err := writable(a); err != nil {
 			return err
 		}
 		var cur string
@@ -515,6 +546,7 @@ func (s *Service) RemoveMember(ctx context.Context, c Caller, missionID, userID 
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.member_removed", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"user_id": userID, "role": cur}})
 	})
+	return s.changed(ctx, c, err, notify.Event{Kind: "members.changed", MissionID: missionID})
 }
 
 // ---------------------------------------------------------------------------
@@ -609,12 +641,12 @@ func (s *Service) SaveCategory(ctx context.Context, c Caller, missionID, id stri
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: action, ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"category_id": cur.ID, "name": cur.Name}})
 	})
-	return out, err
+	return out, s.changed(ctx, c, err, notify.Event{Kind: "categories.changed", MissionID: missionID})
 }
 
 // DeleteCategory soft-deletes a category; its tests become uncategorised.
 func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
@@ -636,4 +668,5 @@ func (s *Service) DeleteCategory(ctx context.Context, c Caller, missionID, id st
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.category_delete", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"category_id": id}})
 	})
+	return s.changed(ctx, c, err, notify.Event{Kind: "categories.changed", MissionID: missionID})
 }

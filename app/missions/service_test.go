@@ -82,37 +82,57 @@ func TestMissionLifecycle(t *testing.T) {
 	assert.Equal(t, 1+len(path)+1, m.Version, "one version per accepted update")
 }
 
-func TestArchivedMissionIsReadOnly(t *testing.T) {
+// TestFinishedMissionIsReadOnly: completed and archived missions refuse
+// every change (409 mission_read_only) until a lead reopens them; reading
+// and status changes keep working.
+func TestFinishedMissionIsReadOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	tt := e.addTest("Enumerate users")
-	for _, s := range []string{"active", "completed", "archived"} {
+	for _, s := range []string{"active", "completed"} {
 		_, err := e.m.Update(e.ctx, e.lead, e.mission, status(s))
 		require.NoError(t, err)
 	}
-	archived := func(err error) {
+	refused := func(err error) {
 		t.Helper()
-		requireErr(t, err, apperr.ErrConflict, "mission_archived")
+		requireErr(t, err, apperr.ErrConflict, "mission_read_only")
 	}
-	_, err := e.m.Update(e.ctx, e.lead, e.mission, missions.MissionUpdate{Name: patch.Value("Renamed")})
-	archived(err)
-	_, err = e.m.AddTest(e.ctx, e.lead, e.mission, missions.AddTestInput{Name: "More"})
-	archived(err)
-	_, err = e.m.SetMember(e.ctx, e.lead, e.mission, e.outsider.UserID, missions.RoleRed)
-	archived(err)
-	_, err = e.m.SaveCategory(e.ctx, e.lead, e.mission, "", missions.CategoryInput{Name: ptr("Recon")})
-	archived(err)
-	_, err = e.m.PatchTest(e.ctx, e.red, e.mission, tt.ID, missions.TestPatch{State: patch.Value("in_progress")})
-	archived(err)
-	archived(e.m.DeleteTest(e.ctx, e.lead, e.mission, tt.ID))
-	archived(e.m.Writable(e.ctx, e.viewer, e.mission))
-	// Reading still works, and unarchiving is allowed.
-	_, err = e.m.GetTest(e.ctx, e.viewer, e.mission, tt.ID)
+	check := func() {
+		t.Helper()
+		_, err := e.m.Update(e.ctx, e.lead, e.mission, missions.MissionUpdate{Name: patch.Value("Renamed")})
+		refused(err)
+		_, err = e.m.AddTest(e.ctx, e.lead, e.mission, missions.AddTestInput{Name: "More"})
+		refused(err)
+		_, err = e.m.SetMember(e.ctx, e.lead, e.mission, e.outsider.UserID, missions.RoleRed)
+		refused(err)
+		refused(e.m.RemoveMember(e.ctx, e.lead, e.mission, e.red.UserID))
+		_, err = e.m.SaveCategory(e.ctx, e.lead, e.mission, "", missions.CategoryInput{Name: ptr("Recon")})
+		refused(err)
+		_, err = e.m.PatchTest(e.ctx, e.red, e.mission, tt.ID, missions.TestPatch{State: patch.Value("in_progress")})
+		refused(err)
+		_, err = e.m.PatchTest(e.ctx, e.red, e.mission, tt.ID, missions.TestPatch{ArgumentValues: patch.Value(map[string]string{})})
+		refused(err)
+		refused(e.m.DeleteTest(e.ctx, e.lead, e.mission, tt.ID))
+		refused(e.m.ReorderTests(e.ctx, e.lead, e.mission, []string{tt.ID}))
+		refused(e.m.Writable(e.ctx, e.viewer, e.mission))
+		// Reading still works.
+		_, err = e.m.GetTest(e.ctx, e.viewer, e.mission, tt.ID)
+		require.NoError(t, err)
+	}
+	check()
+	_, err := e.m.Update(e.ctx, e.lead, e.mission, status("archived"))
 	require.NoError(t, err)
+	check()
+	// Unarchived it is completed, still read-only; reopened it takes changes.
 	m, err := e.m.Update(e.ctx, e.lead, e.mission, status("completed"))
 	require.NoError(t, err)
 	assert.Equal(t, "completed", m.Status)
+	check()
+	_, err = e.m.Update(e.ctx, e.lead, e.mission, status("active"))
+	require.NoError(t, err)
 	assert.NoError(t, e.m.Writable(e.ctx, e.viewer, e.mission))
+	_, err = e.m.PatchTest(e.ctx, e.red, e.mission, tt.ID, missions.TestPatch{State: patch.Value("in_progress")})
+	require.NoError(t, err)
 }
 
 func ptr[T any](v T) *T { return &v }

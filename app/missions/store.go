@@ -16,6 +16,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/templates"
 )
 
@@ -154,6 +155,7 @@ type testRow struct {
 	PrerequisitesExecutor string   `db:"prerequisites_executor"`
 	Prerequisites         db.JSON  `db:"prerequisites"`
 	InputArguments        db.JSON  `db:"input_arguments"`
+	ArgumentValues        db.JSON  `db:"argument_values"`
 	ElevationRequired     bool     `db:"elevation_required"`
 	Platforms             db.JSON  `db:"platforms"`
 	ExpectedDetection     string   `db:"expected_detection"`
@@ -188,7 +190,7 @@ type testRow struct {
 
 var testColumns = []string{"id", "mission_id", "mission_scenario_id", "test_template_id", "category_id", "position", "name",
 	"description", "objective", "executor", "command_template", "cleanup_command", "prerequisites_executor", "prerequisites",
-	"input_arguments", "elevation_required", "platforms", "expected_detection", "opsec_level", "state", "skip_reason",
+	"input_arguments", "argument_values", "elevation_required", "platforms", "expected_detection", "opsec_level", "state", "skip_reason",
 	"assigned_red_user_id", "assigned_blue_user_id", "operator", "started_at", "finished_at", "source_host", "source_ip",
 	"target_host", "target_ip", "tool", "user_context", "command_run", "output", "execution_result", "red_notes", "executed_at",
 	"blue_notes", "outcome_level_id", "detected_at", "assessed_at", "version", "created_at", "updated_at", "deleted_at"}
@@ -206,8 +208,7 @@ func (r testRow) test(levels map[string]Level) Test {
 	t := Test{ID: r.ID, MissionID: r.MissionID, MissionScenarioID: r.MissionScenarioID, TestTemplateID: r.TestTemplateID,
 		CategoryID: r.CategoryID, Position: r.Position, Name: r.Name, Description: r.Description, Objective: r.Objective,
 		Executor: r.Executor, CommandTemplate: r.CommandTemplate, CleanupCommand: r.CleanupCommand,
-		PrerequisitesExecutor: r.PrerequisitesExecutor, Prerequisites: json.RawMessage(r.Prerequisites),
-		InputArguments: json.RawMessage(r.InputArguments), ElevationRequired: r.ElevationRequired, Platforms: []string{},
+		PrerequisitesExecutor: r.PrerequisitesExecutor, ElevationRequired: r.ElevationRequired, Platforms: []string{},
 		ExpectedDetection: r.ExpectedDetection, OpsecLevel: r.OpsecLevel, State: r.State, SkipReason: r.SkipReason,
 		AssignedRedUserID: r.AssignedRedUserID, AssignedBlueUserID: r.AssignedBlueUserID, Operator: r.Operator,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, SourceHost: r.SourceHost, SourceIP: r.SourceIP, TargetHost: r.TargetHost,
@@ -216,12 +217,58 @@ func (r testRow) test(levels map[string]Level) Test {
 		DetectedAt: r.DetectedAt, AssessedAt: r.AssessedAt, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		MitreTags: []Tag{}}
 	_ = json.Unmarshal(r.Platforms, &t.Platforms)
+	t.Prerequisites, t.InputArguments, t.ArgumentValues = r.atomic()
+	t.Rendered = render(t.CommandTemplate, t.CleanupCommand, t.Prerequisites, t.InputArguments, t.ArgumentValues)
 	if r.OutcomeLevelID != nil {
 		if l, ok := levels[*r.OutcomeLevelID]; ok {
 			t.Outcome = &l
 		}
 	}
 	return t
+}
+
+// atomic decodes the Atomic parts of a row (never nil: empty lists and map).
+func (r testRow) atomic() ([]templates.Prerequisite, []templates.InputArgument, map[string]string) {
+	pre, args, vals := []templates.Prerequisite{}, []templates.InputArgument{}, map[string]string{}
+	_ = json.Unmarshal(r.Prerequisites, &pre)
+	_ = json.Unmarshal(r.InputArguments, &args)
+	_ = json.Unmarshal(r.ArgumentValues, &vals)
+	if pre == nil {
+		pre = []templates.Prerequisite{}
+	}
+	if args == nil {
+		args = []templates.InputArgument{}
+	}
+	if vals == nil {
+		vals = map[string]string{}
+	}
+	return pre, args, vals
+}
+
+// render substitutes the argument values into the commands.
+func render(command, cleanup string, pre []templates.Prerequisite, args []templates.InputArgument, vals map[string]string) Rendered {
+	out := Rendered{Prerequisites: make([]templates.Prerequisite, len(pre)), Unfilled: []string{}}
+	seen := map[string]bool{}
+	add := func(names []string) {
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				out.Unfilled = append(out.Unfilled, n)
+			}
+		}
+	}
+	sub := func(text string) string {
+		s, unfilled := templates.Render(text, args, vals)
+		add(unfilled)
+		return s
+	}
+	out.Command = sub(command)
+	out.CleanupCommand = sub(cleanup)
+	for i, p := range pre {
+		out.Prerequisites[i] = templates.Prerequisite{Description: p.Description, PrereqCommand: sub(p.PrereqCommand),
+			GetPrereqCommand: sub(p.GetPrereqCommand)}
+	}
+	return out
 }
 
 // levelsByID returns the detection levels (from the levels service) by id,
@@ -309,7 +356,7 @@ func (s *Service) checkCategory(ctx context.Context, b dbx.Builder, missionID st
 		return nil
 	}
 	if !db.ValidID(*id) {
-		return &apperr.Invalid{Fields: map[string]string{"category_id": "no such category in this mission"}}
+		return &apperr.Invalid{Fields: map[string]string{"category_id": "is not a category of this mission"}}
 	}
 	var n int
 	if err := b.Select("COUNT(*)").From("mission_categories").Where(dbx.HashExp{"id": *id, "mission_id": missionID, "deleted_at": nil}).
@@ -317,7 +364,7 @@ func (s *Service) checkCategory(ctx context.Context, b dbx.Builder, missionID st
 		return err
 	}
 	if n == 0 {
-		return &apperr.Invalid{Fields: map[string]string{"category_id": "no such category in this mission"}}
+		return &apperr.Invalid{Fields: map[string]string{"category_id": "is not a category of this mission"}}
 	}
 	return nil
 }
@@ -421,7 +468,7 @@ func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
 		"assigned_red_user_id": r.AssignedRedUserID, "assigned_blue_user_id": r.AssignedBlueUserID, "operator": r.Operator,
 		"started_at": r.StartedAt, "finished_at": r.FinishedAt, "source_host": r.SourceHost, "source_ip": r.SourceIP,
 		"target_host": r.TargetHost, "target_ip": r.TargetIP, "tool": r.Tool, "user_context": r.UserContext,
-		"command_run": r.CommandRun, "output": r.Output, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
+		"command_run": r.CommandRun, "output": r.Output, "argument_values": r.ArgumentValues, "execution_result": r.ExecutionResult, "red_notes": r.RedNotes,
 		"executed_at": r.ExecutedAt, "blue_notes": r.BlueNotes, "outcome_level_id": r.OutcomeLevelID, "detected_at": r.DetectedAt,
 		"assessed_at": r.AssessedAt, "version": r.Version, "updated_at": r.UpdatedAt,
 	}, dbx.HashExp{"id": r.ID}).WithContext(ctx).Execute()
@@ -429,4 +476,46 @@ func (s *Service) writeTest(ctx context.Context, tx *dbx.Tx, r testRow) error {
 		return fmt.Errorf("missions: save test: %w", err)
 	}
 	return nil
+}
+
+// changed publishes ev to the members' live streams when err is nil (the
+// change committed) and returns err: `return s.changed(ctx, c, s.db.Tx(…), ev)`.
+// Events are hints (notify.Event): when the member list cannot be read the
+// event is dropped and open views catch up at their next reload.
+func (s *Service) changed(ctx context.Context, c Caller, err error, ev notify.Event) error {
+	if err != nil || s.notify == nil {
+		return err
+	}
+	ids, qerr := s.memberIDs(ctx, s.db.Read, ev.MissionID)
+	if qerr != nil {
+		return nil
+	}
+	ev.ActorID = c.UserID
+	s.notify.Publish(ids, ev)
+	return nil
+}
+
+// TestChanged tells the mission's open views that a test changed outside
+// this service (evidence added or removed).
+func (s *Service) TestChanged(ctx context.Context, c Caller, missionID, testID string) {
+	_ = s.changed(ctx, c, nil, notify.Event{Kind: "test.updated", MissionID: missionID, TestID: testID})
+}
+
+// openTests counts a mission's live tests that are not finished: pending,
+// in progress, and executed (awaiting assessment).
+func openTests(ctx context.Context, b dbx.Builder, missionID string) (map[string]int, error) {
+	out := map[string]int{"pending": 0, "in_progress": 0, "executed": 0}
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := b.Select("state", "COUNT(*) AS n").From("mission_tests").
+		Where(dbx.And(dbx.HashExp{"mission_id": missionID, "deleted_at": nil}, dbx.In("state", "pending", "in_progress", "executed"))).
+		GroupBy("state").WithContext(ctx).All(&rows); err != nil {
+		return nil, fmt.Errorf("missions: open tests: %w", err)
+	}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
 }

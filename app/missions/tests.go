@@ -14,6 +14,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/levels"
 	"github.com/purplebook/purplebook/app/tally"
+	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/app/text"
 )
@@ -67,12 +68,12 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 	sc, err := s.templates.GetScenario(ctx, scenarioTemplateID)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
-			return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "no such scenario template"}}
+			return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "is not a known scenario template"}}
 		}
 		return res, err
 	}
 	if sc.DeletedAt != nil {
-		return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "this scenario template is deleted"}}
+		return res, &apperr.Invalid{Fields: map[string]string{"scenario_template_id": "is a deleted scenario template"}}
 	}
 	tpls := map[string]templates.Template{}
 	res.Skipped = []SkippedEntry{}
@@ -140,7 +141,7 @@ func (s *Service) InstantiateScenario(ctx context.Context, c Caller, missionID, 
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_add", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"scenario_template_id": sc.ID, "mission_scenario_id": ms.ID, "tests": len(res.TestIDs), "skipped": len(res.Skipped)}})
 	})
-	return res, err
+	return res, s.changed(ctx, c, err, notify.Event{Kind: "tests.changed", MissionID: missionID})
 }
 
 // Scenarios lists a mission's live scenarios.
@@ -156,7 +157,7 @@ func (s *Service) Scenarios(ctx context.Context, c Caller, missionID string) ([]
 
 // DeleteScenario soft-deletes a mission scenario and its tests.
 func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scenarioID string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
@@ -182,6 +183,7 @@ func (s *Service) DeleteScenario(ctx context.Context, c Caller, missionID, scena
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.scenario_delete", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"mission_scenario_id": scenarioID}})
 	})
+	return s.changed(ctx, c, err, notify.Event{Kind: "tests.changed", MissionID: missionID})
 }
 
 // AddTestInput adds one test: from a template, or ad hoc.
@@ -207,7 +209,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 	if in.TestTemplateID != "" {
 		t, err := s.templates.Get(ctx, in.TestTemplateID)
 		if err != nil || t.DeletedAt != nil {
-			return Test{}, &apperr.Invalid{Fields: map[string]string{"test_template_id": "no such live test template"}}
+			return Test{}, &apperr.Invalid{Fields: map[string]string{"test_template_id": "is not a live test template"}}
 		}
 		tpl = t
 	} else {
@@ -253,7 +255,7 @@ func (s *Service) AddTest(ctx context.Context, c Caller, missionID string, in Ad
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_add", ObjectType: "mission_test", ObjectID: id,
 			Details: map[string]any{"mission_id": missionID, "name": tpl.Name, "test_template_id": in.TestTemplateID}})
 	})
-	if err != nil {
+	if err := s.changed(ctx, c, err, notify.Event{Kind: "test.added", MissionID: missionID, TestID: id, Version: 1}); err != nil {
 		return Test{}, err
 	}
 	return s.GetTest(ctx, c, missionID, id)
@@ -373,7 +375,8 @@ func (s *Service) TestMission(ctx context.Context, testID string) (string, error
 	return m, err
 }
 
-// Writable reports whether the mission accepts changes (not archived).
+// Writable reports whether the mission accepts changes (not completed or
+// archived): nil, or the 409 mission_read_only.
 func (s *Service) Writable(ctx context.Context, c Caller, missionID string) error {
 	a, err := s.load(ctx, s.db.Read, c, missionID)
 	if err != nil {
@@ -386,7 +389,7 @@ func (s *Service) Writable(ctx context.Context, c Caller, missionID string) erro
 // each of them exactly once. Positions are rewritten in two passes
 // (negative, then final), so the unique key never sees a duplicate.
 func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, ids []string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
@@ -407,7 +410,7 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 		for _, id := range ids {
 			if !liveSet[id] || seen[id] {
 				return &apperr.Invalid{Message: "test_ids must list every live test of the mission exactly once.",
-					Fields: map[string]string{"test_ids": fmt.Sprintf("%q is unknown or repeated", text.Truncate(id, 40))}}
+					Fields: map[string]string{"test_ids": fmt.Sprintf("must list each live test once (%q is unknown or repeated)", text.Truncate(id, 40))}}
 			}
 			seen[id] = true
 		}
@@ -437,11 +440,12 @@ func (s *Service) ReorderTests(ctx context.Context, c Caller, missionID string, 
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.tests_reorder", ObjectType: "mission", ObjectID: missionID,
 			Details: map[string]any{"before": live, "after": ids}})
 	})
+	return s.changed(ctx, c, err, notify.Event{Kind: "tests.reordered", MissionID: missionID})
 }
 
 // DeleteTest soft-deletes a test.
 func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID string) error {
-	return s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		if _, err := s.planning(ctx, tx, c, missionID); err != nil {
 			return err
@@ -460,4 +464,5 @@ func (s *Service) DeleteTest(ctx context.Context, c Caller, missionID, testID st
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission.test_delete", ObjectType: "mission_test", ObjectID: testID,
 			Details: map[string]any{"mission_id": missionID, "name": r.Name}})
 	})
+	return s.changed(ctx, c, err, notify.Event{Kind: "test.deleted", MissionID: missionID, TestID: testID})
 }

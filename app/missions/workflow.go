@@ -13,8 +13,10 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/app/notify"
 	"github.com/purplebook/purplebook/app/patch"
 	"github.com/purplebook/purplebook/app/tally"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/purplebook/purplebook/app/text"
 )
 
@@ -39,6 +41,9 @@ type TestPatch struct {
 	Output          patch.Field[string]  `json:"output"`
 	ExecutionResult patch.Field[string]  `json:"execution_result"`
 	RedNotes        patch.Field[string]  `json:"red_notes"`
+	// ArgumentValues replaces the values of the Atomic input arguments
+	// (name → value; null or {} clears them all).
+	ArgumentValues patch.Field[map[string]string] `json:"argument_values"`
 	// Blue.
 	BlueNotes patch.Field[string]         `json:"blue_notes"`
 	Outcomes  patch.Field[[]OutcomeInput] `json:"outcomes"`
@@ -77,7 +82,7 @@ var (
 	redGroup   = fieldGroup{"mission_test.execute", []string{RoleRed, RoleLead}, "red"}
 	blueGroup  = fieldGroup{"mission_test.assess", []string{RoleBlue, RoleLead}, "blue"}
 	leadGroup  = fieldGroup{"mission.update", []string{RoleLead}, "planning"}
-	redFields  = []string{"state", "skip_reason", "operator", "started_at", "finished_at", "source_host", "source_ip", "target_host", "target_ip", "tool", "user_context", "command", "output", "execution_result", "red_notes"}
+	redFields  = []string{"state", "skip_reason", "operator", "started_at", "finished_at", "source_host", "source_ip", "target_host", "target_ip", "tool", "user_context", "command", "output", "execution_result", "red_notes", "argument_values"}
 	blueFields = []string{"blue_notes", "outcomes"}
 	leadFields = []string{"name", "description", "objective", "expected_detection", "category_id", "assigned_red_user_id", "assigned_blue_user_id"}
 )
@@ -112,6 +117,7 @@ const maxOutput = 1 << 20
 func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID string, p TestPatch) (Test, error) {
 	sent := p.sent()
 	var notifyAfter []func(tx *dbx.Tx) error
+	version := 0
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
@@ -198,8 +204,19 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				inv.Add(ip.field, "must be an IPv4 or IPv6 address")
 			}
 		}
+		if p.ArgumentValues.Set {
+			vals := map[string]string{}
+			for k, v := range p.ArgumentValues.Or(nil) {
+				if v != "" { // empty means the default: not stored
+					vals[k] = v
+				}
+			}
+			_, args, _ := r.atomic()
+			templates.CheckArgumentValues(&inv, args, vals)
+			r.ArgumentValues = db.MustJSON(vals)
+		}
 		if r.StartedAt != nil && r.FinishedAt != nil && r.FinishedAt.Before(r.StartedAt.Time) {
-			inv.Add("finished_at", "must not be before started_at")
+			inv.Add("finished_at", "must not be before the start time")
 		}
 		if p.ExecutionResult.Set {
 			r.ExecutionResult = nil
@@ -208,7 +225,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				case "succeeded", "failed", "blocked":
 					r.ExecutionResult = &v
 				default:
-					inv.Add("execution_result", "must be succeeded, failed, blocked or null")
+					inv.Add("execution_result", "must be succeeded, failed or blocked, or empty")
 				}
 			}
 		}
@@ -259,7 +276,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 			next := p.State.Or("")
 			switch {
 			case !states[next]:
-				inv.Add("state", "must be pending, in_progress, executed or skipped")
+				inv.Add("state", `must be "pending", "in_progress", "executed" or "skipped"`)
 			case next == "assessed" && r.State != "assessed":
 				return apperr.New(apperr.ErrConflict, "invalid_transition",
 					"A test becomes assessed when the blue team records an outcome after it was executed.").
@@ -313,6 +330,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		}
 		r.Version++
 		r.UpdatedAt = now
+		version = r.Version
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
@@ -335,7 +353,7 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
 			Details: testDiff(before, r, sent)})
 	})
-	if err != nil {
+	if err := s.changed(ctx, c, err, notify.Event{Kind: "test.updated", MissionID: missionID, TestID: testID, Version: version}); err != nil {
 		return Test{}, err
 	}
 	return s.GetTest(ctx, c, missionID, testID)
@@ -475,9 +493,9 @@ func (s *Service) stateNotifications(ctx context.Context, c Caller, a access, be
 		if assigned != nil {
 			ids = append(ids, *assigned)
 		}
-		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, map[string]any{
+		return s.notify.Create(ctx, tx, after.UpdatedAt, ids, c.UserID, "test."+after.State, with(map[string]any{
 			"mission_id": after.MissionID, "mission_name": a.mission.Name, "test_id": after.ID, "test_name": after.Name,
-			"from": before.State, "to": after.State, "by": c.Actor.Label})
+			"from": before.State, "to": after.State}, c.by()))
 	}
 }
 
@@ -497,11 +515,26 @@ func testDiff(a, b testRow, sent map[string]bool) map[string]any {
 	return out
 }
 
+// rowMap is a test row as column name → JSON value, so the audit log
+// names fields as the schema and the API do (blue_notes, not BlueNotes).
 func rowMap(r testRow) map[string]any {
-	b, _ := json.Marshal(r)
-	m := map[string]any{}
-	_ = json.Unmarshal(b, &m)
-	return m
+	out := map[string]any{}
+	v := reflect.ValueOf(r)
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("db")
+		if name == "" || name == "-" {
+			continue
+		}
+		b, err := json.Marshal(v.Field(i).Interface())
+		if err != nil {
+			continue
+		}
+		var x any
+		if json.Unmarshal(b, &x) == nil {
+			out[name] = x
+		}
+	}
+	return out
 }
 
 func short(v any) any {

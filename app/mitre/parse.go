@@ -32,10 +32,13 @@ type Bundle struct {
 	Tactics           []Tactic // in matrix order
 	Techniques        []Technique
 	Subtechniques     []Technique
-	Objects           int    // objects read
-	SHA256            string // of the uncompressed bundle
-	FileSHA256        string // of the bytes as read (differs for gzip)
-	Compressed        bool
+	Objects           int // objects read
+	// CanonicalDigest identifies the release by content, whatever its
+	// serialisation (see CanonicalDigest).
+	CanonicalDigest string
+	SHA256          string // of the uncompressed bundle
+	FileSHA256      string // of the bytes as read (differs for gzip)
+	Compressed      bool
 }
 
 // Tactic is an x-mitre-tactic.
@@ -79,6 +82,7 @@ type rawObject struct {
 	Name               string   `json:"name"`
 	Description        string   `json:"description"`
 	Modified           string   `json:"modified"`
+	Created            string   `json:"created"`
 	Revoked            bool     `json:"revoked"`
 	Deprecated         bool     `json:"x_mitre_deprecated"`
 	IsSubtechnique     bool     `json:"x_mitre_is_subtechnique"`
@@ -203,6 +207,7 @@ func parseStream(r io.Reader) (*Bundle, error) {
 	b := &Bundle{}
 	var bundleType, bundleSpec string
 	var objects []rawObject
+	var canon canonicalPairs
 	sawObjects := false
 	for dec.More() {
 		kt, err := dec.Token()
@@ -221,7 +226,7 @@ func parseStream(r io.Reader) (*Bundle, error) {
 			}
 		case "objects":
 			sawObjects = true
-			if err := readObjects(dec, &b.Objects, func(o rawObject) { objects = append(objects, o) }); err != nil {
+			if err := readObjects(dec, &b.Objects, &canon, func(o rawObject) { objects = append(objects, o) }); err != nil {
 				return nil, err
 			}
 		default:
@@ -240,13 +245,14 @@ func parseStream(r io.Reader) (*Bundle, error) {
 	if !sawObjects {
 		return nil, parseErr("not a STIX bundle: it has no \"objects\" array")
 	}
+	b.CanonicalDigest = canon.digest()
 	return assemble(b, bundleSpec, objects)
 }
 
 // readObjects decodes the objects array element by element. Objects of
 // types the catalogue does not use are still decoded into the small struct,
-// which skips their fields.
-func readObjects(dec *json.Decoder, count *int, fn func(rawObject)) error {
+// which skips their fields; every object adds its pair to canon.
+func readObjects(dec *json.Decoder, count *int, canon *canonicalPairs, fn func(rawObject)) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -264,6 +270,7 @@ func readObjects(dec *json.Decoder, count *int, fn func(rawObject)) error {
 			}
 			return err
 		}
+		canon.add(&o)
 		switch o.Type {
 		case "attack-pattern", "x-mitre-tactic", "x-mitre-matrix", "x-mitre-collection", "relationship":
 			if o.Type == "relationship" && o.RelationshipType != "subtechnique-of" && o.RelationshipType != "revoked-by" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -15,9 +16,14 @@ import (
 )
 
 // The catalogue changes only on sync and reset, so reads are served from an
-// immutable in-memory snapshot, rebuilt when the stored sync stamp changes
-// (checked at most once a second, so several instances on one PostgreSQL
-// follow each other's syncs).
+// immutable in-memory snapshot behind an atomic pointer: a request loads the
+// pointer and never takes a lock. The snapshot is rebuilt when the stored
+// sync stamp (the mitre_sync settings row) changes; the stamp is read at most
+// once a second, by one request at a time while the others go on with the
+// snapshot they have, so several instances on one PostgreSQL follow each
+// other's syncs within about a second. Encoded API answers are cached in
+// the snapshot they were computed from (pages.go), so a new catalogue
+// starts with an empty cache and never serves an old answer.
 
 // TacticRef names a tactic.
 type TacticRef struct {
@@ -76,52 +82,95 @@ type TechniqueView struct {
 
 type snapshot struct {
 	stamp      string
-	checked    time.Time
+	checked    atomic.Int64 // unix nanoseconds of the last stamp check (the service's clock)
 	tactics    []*TacticView
 	techniques []*TechniqueView // sorted by external id
 	subs       []*TechniqueView
 	byExt      map[string]*TechniqueView
 	byStix     map[string]*TechniqueView
+	byID       map[string]*TechniqueView // techniques and subtechniques by row id
+	tacticByID map[string]*TacticView
 	tacticKey  map[string]*TacticView // external id (folded) and shortname
+	pages      pageCache              // encoded answers computed from this snapshot
 }
 
-// Invalidate drops the snapshot (after sync or reset).
+// stampTTL is how long a snapshot is served before the stamp is read again.
+const stampTTL = time.Second
+
+func (c *snapshot) fresh(now time.Time) bool {
+	d := now.UnixNano() - c.checked.Load()
+	return d >= 0 && d < int64(stampTTL)
+}
+
+// Invalidate drops the snapshot (after sync or reset). It waits for a load
+// in progress, so a snapshot read before a sync committed is never installed
+// after it.
 func (s *Service) Invalidate() {
-	s.cacheMu.Lock()
-	s.cache = nil
-	s.cacheMu.Unlock()
+	s.loadMu.Lock()
+	s.cache.Store(nil)
+	s.loadMu.Unlock()
 }
 
-func (s *Service) stamp(ctx context.Context) (string, error) {
-	var v string
-	err := s.db.Read.Select("updated_at").From("settings").Where(dbx.HashExp{"key": "mitre_sync"}).WithContext(ctx).Row(&v)
+// stamp identifies the stored catalogue: the time and the record of its last
+// sync ("" when it was never synced or was reset).
+func (s *Service) stamp(ctx context.Context, b dbx.Builder) (string, error) {
+	var row struct {
+		UpdatedAt string `db:"updated_at"`
+		Value     string `db:"value"`
+	}
+	err := b.Select("updated_at", "value").From("settings").Where(dbx.HashExp{"key": "mitre_sync"}).WithContext(ctx).One(&row)
 	if errors.Is(err, errNoRows) {
 		return "", nil
 	}
-	return v, err
+	return row.UpdatedAt + "\x00" + row.Value, err
 }
 
+// snapshot returns the current catalogue. The fast path is one atomic load
+// and a clock read. When the stamp is due for a check, the request that gets
+// loadMu checks it (and reloads when it changed); requests arriving
+// meanwhile are served the snapshot they already have. Only the very first
+// load makes requests wait.
 func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
 	now := s.now()
-	if c := s.cache; c != nil && now.Sub(c.checked) < time.Second {
+	c := s.cache.Load()
+	if c != nil && c.fresh(now) {
 		return c, nil
 	}
-	st, err := s.stamp(ctx)
+	if c == nil {
+		s.loadMu.Lock()
+	} else if !s.loadMu.TryLock() {
+		return c, nil
+	}
+	defer s.loadMu.Unlock()
+	if c = s.cache.Load(); c != nil && c.fresh(now) {
+		return c, nil
+	}
+	st, err := s.stamp(ctx, s.db.Read)
 	if err != nil {
 		return nil, fmt.Errorf("mitre: catalogue stamp: %w", err)
 	}
-	if c := s.cache; c != nil && c.stamp == st {
-		c.checked = now
+	if c != nil && c.stamp == st {
+		c.checked.Store(now.UnixNano())
 		return c, nil
 	}
-	snap, err := s.load(ctx)
-	if err != nil {
+	// The stamp and every table of the catalogue from one state of the
+	// database: a sync committing meanwhile (another instance's, which
+	// Invalidate does not wait for) must not give a snapshot with the new
+	// techniques and the old tactic links, or a stamp that is not its own.
+	var snap *snapshot
+	if err := s.db.ReadSnapshot(ctx, func(tx *dbx.Tx) error {
+		var err error
+		if st, err = s.stamp(ctx, tx); err != nil {
+			return fmt.Errorf("mitre: catalogue stamp: %w", err)
+		}
+		snap, err = s.load(ctx, tx)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	snap.stamp, snap.checked = st, now
-	s.cache = snap
+	snap.stamp = st
+	snap.checked.Store(now.UnixNano())
+	s.cache.Store(snap)
 	return snap, nil
 }
 
@@ -143,10 +192,11 @@ type catRow struct {
 	SearchFold  string  `db:"search_fold"`
 }
 
-func (s *Service) load(ctx context.Context) (*snapshot, error) {
-	snap := &snapshot{byExt: map[string]*TechniqueView{}, byStix: map[string]*TechniqueView{}, tacticKey: map[string]*TacticView{}}
+func (s *Service) load(ctx context.Context, b dbx.Builder) (*snapshot, error) {
+	snap := &snapshot{byExt: map[string]*TechniqueView{}, byStix: map[string]*TechniqueView{}, byID: map[string]*TechniqueView{},
+		tacticByID: map[string]*TacticView{}, tacticKey: map[string]*TacticView{}}
 	var tactics []catRow
-	if err := s.db.Read.Select("id", "stix_id", "external_id", "shortname", "name", "description", "url", "matrix_position",
+	if err := b.Select("id", "stix_id", "external_id", "shortname", "name", "description", "url", "matrix_position",
 		"revoked", "deprecated", "removed", "search_fold").From("mitre_tactics").Where(dbx.HashExp{"domain": EnterpriseDomain}).
 		OrderBy("matrix_position", "external_id").WithContext(ctx).All(&tactics); err != nil {
 		return nil, fmt.Errorf("mitre: load tactics: %w", err)
@@ -158,6 +208,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 			active: !r.Revoked && !r.Deprecated && !r.Removed}
 		snap.tactics = append(snap.tactics, t)
 		tacticByID[r.ID] = t
+		snap.tacticByID[r.ID] = t
 		for _, k := range []string{db.Fold(r.ExternalID), db.Fold(r.Shortname)} {
 			if prev, ok := snap.tacticKey[k]; !ok || !prev.active && t.active {
 				snap.tacticKey[k] = t
@@ -166,7 +217,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	}
 	load := func(table, kind string, cols ...string) ([]*TechniqueView, error) {
 		var rows []catRow
-		if err := s.db.Read.Select(cols...).From(table).Where(dbx.HashExp{"domain": EnterpriseDomain}).
+		if err := b.Select(cols...).From(table).Where(dbx.HashExp{"domain": EnterpriseDomain}).
 			OrderBy("external_id").WithContext(ctx).All(&rows); err != nil {
 			return nil, fmt.Errorf("mitre: load %s: %w", table, err)
 		}
@@ -187,6 +238,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 			out = append(out, v)
 			snap.byExt[db.Fold(r.ExternalID)] = v
 			snap.byStix[r.StixID] = v
+			snap.byID[r.ID] = v
 		}
 		return out, nil
 	}
@@ -206,7 +258,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 		TechniqueID string `db:"technique_id"`
 		TacticID    string `db:"tactic_id"`
 	}
-	if err := s.db.Read.Select("technique_id", "tactic_id").From("mitre_technique_tactics").WithContext(ctx).All(&links); err != nil {
+	if err := b.Select("technique_id", "tactic_id").From("mitre_technique_tactics").WithContext(ctx).All(&links); err != nil {
 		return nil, fmt.Errorf("mitre: load links: %w", err)
 	}
 	for _, l := range links {
@@ -257,19 +309,63 @@ type ListParams struct {
 	db.PageParams
 }
 
-// Tactics lists tactics in matrix order.
-func (s *Service) Tactics(ctx context.Context, includeDeprecated bool) ([]TacticView, error) {
+// View is one consistent state of the catalogue: every answer built from
+// one View comes from the same snapshot.
+type View struct{ snap *snapshot }
+
+// View returns the current catalogue.
+func (s *Service) View(ctx context.Context) (*View, error) {
 	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return &View{snap: snap}, nil
+}
+
+// Tactics lists tactics in matrix order.
+func (s *Service) Tactics(ctx context.Context, includeDeprecated bool) ([]TacticView, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.Tactics(includeDeprecated), nil
+}
+
+// Entry is a catalogue object as a tag shows it.
+type Entry struct {
+	ExternalID string
+	Name       string
+	URL        string
+	State      string
+}
+
+// Entry looks up a tactic, technique or subtechnique by kind and row id;
+// false when this catalogue state does not hold it (a row synced by another
+// instance in the last second).
+func (v *View) Entry(kind, id string) (Entry, bool) {
+	switch kind {
+	case "tactic":
+		if t := v.snap.tacticByID[id]; t != nil {
+			return Entry{ExternalID: t.ExternalID, Name: t.Name, URL: t.URL, State: t.State}, true
+		}
+	case "technique", "subtechnique":
+		if t := v.snap.byID[id]; t != nil && t.Kind == kind {
+			return Entry{ExternalID: t.ExternalID, Name: t.Name, URL: t.URL, State: t.State}, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Tactics lists tactics in matrix order.
+func (v *View) Tactics(includeDeprecated bool) []TacticView {
+	snap := v.snap
 	out := []TacticView{}
 	for _, t := range snap.tactics {
 		if t.active || includeDeprecated {
 			out = append(out, *t)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (snap *snapshot) tactic(key string) (*TacticView, error) {
@@ -298,12 +394,19 @@ func listView(t *TechniqueView, includeDeprecated bool) TechniqueView {
 // Techniques lists techniques: a technique matches q when it or one of its
 // subtechniques does (so "t1059" finds T1059 by its subtechniques' ids too).
 func (s *Service) Techniques(ctx context.Context, p ListParams) (db.Page[TechniqueView], error) {
-	p.PageParams = p.PageParams.Normalize()
-	snap, err := s.snapshot(ctx)
+	v, err := s.View(ctx)
 	if err != nil {
 		return db.Page[TechniqueView]{}, err
 	}
+	return v.Techniques(p)
+}
+
+// Techniques lists techniques (see Service.Techniques).
+func (v *View) Techniques(p ListParams) (db.Page[TechniqueView], error) {
+	p.PageParams = p.PageParams.Normalize()
+	snap := v.snap
 	var tactic *TacticView
+	var err error
 	if p.Tactic != "" {
 		if tactic, err = snap.tactic(p.Tactic); err != nil {
 			return db.Page[TechniqueView]{}, err
@@ -337,11 +440,18 @@ func (s *Service) Techniques(ctx context.Context, p ListParams) (db.Page[Techniq
 
 // Subtechniques lists subtechniques, optionally of one technique.
 func (s *Service) Subtechniques(ctx context.Context, p ListParams) (db.Page[TechniqueView], error) {
-	p.PageParams = p.PageParams.Normalize()
-	snap, err := s.snapshot(ctx)
+	v, err := s.View(ctx)
 	if err != nil {
 		return db.Page[TechniqueView]{}, err
 	}
+	return v.Subtechniques(p)
+}
+
+// Subtechniques lists subtechniques (see Service.Subtechniques).
+func (v *View) Subtechniques(p ListParams) (db.Page[TechniqueView], error) {
+	p.PageParams = p.PageParams.Normalize()
+	snap := v.snap
+	var err error
 	var parent *TechniqueView
 	if p.Technique != "" {
 		parent = snap.byExt[db.Fold(p.Technique)]
@@ -380,17 +490,22 @@ func page(all []*TechniqueView, p ListParams, view func(*TechniqueView) Techniqu
 // Technique returns one technique or subtechnique by external id, with its
 // description, tactics and subtechniques (inactive ones included, flagged).
 func (s *Service) Technique(ctx context.Context, externalID string) (TechniqueView, error) {
-	snap, err := s.snapshot(ctx)
+	v, err := s.View(ctx)
 	if err != nil {
 		return TechniqueView{}, err
 	}
-	t := snap.byExt[db.Fold(externalID)]
+	return v.Technique(externalID)
+}
+
+// Technique returns one technique or subtechnique (see Service.Technique).
+func (v *View) Technique(externalID string) (TechniqueView, error) {
+	t := v.snap.byExt[db.Fold(externalID)]
 	if t == nil {
 		return TechniqueView{}, apperr.New(apperr.ErrNotFound, "not_found", "No technique %q in the catalogue.", text.Truncate(externalID, 60))
 	}
-	v := listView(t, true)
-	v.Description = t.description
-	return v, nil
+	out := listView(t, true)
+	out.Description = t.description
+	return out, nil
 }
 
 // Resolve finds a catalogue entry by kind and external id, for tagging.
@@ -419,15 +534,18 @@ func (s *Service) Resolve(ctx context.Context, kind, externalID string) (id, nam
 
 // Status is the answer of GET /mitre/status.
 type Status struct {
-	LastSync     *db.Time `json:"last_sync"`
-	Version      string   `json:"version"`
-	SourceURL    string   `json:"source_url"`
-	SHA256       string   `json:"sha256"`
-	Verified     bool     `json:"verified"`
-	Verification string   `json:"verification"`
-	SpecVersion  string   `json:"spec_version"`
-	Counts       Counts   `json:"counts"`
-	ChangeCount  int      `json:"change_count"`
+	LastSync        *db.Time `json:"last_sync"`
+	Version         string   `json:"version"`
+	SourceURL       string   `json:"source_url"`
+	SHA256          string   `json:"sha256"`
+	FileSHA256      string   `json:"file_sha256"`
+	CanonicalDigest string   `json:"canonical_digest"`
+	Verified        bool     `json:"verified"`
+	Verification    string   `json:"verification"`
+	VerifiedAt      *db.Time `json:"verified_at"`
+	SpecVersion     string   `json:"spec_version"`
+	Counts          Counts   `json:"counts"`
+	ChangeCount     int      `json:"change_count"`
 	Pin
 }
 
@@ -447,34 +565,25 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		t := info.SyncedAt
 		st.LastSync = &t
 		st.Version, st.SourceURL, st.SHA256 = info.Version, info.SourceURL, info.SHA256
+		st.FileSHA256, st.CanonicalDigest, st.VerifiedAt = info.FileSHA256, info.CanonicalDigest, info.VerifiedAt
 		st.Verified, st.Verification, st.SpecVersion, st.ChangeCount = info.Verified, info.Verification, info.SpecVersion, info.ChangeCount
 	}
 	return st, nil
 }
 
-// TacticMembers returns the row ids of a tactic (external id or shortname),
-// of the techniques linked to it and of their subtechniques — for filters
-// that must match anything "in" a tactic. Inactive entries are included:
-// saved tags may point at them.
-func (s *Service) TacticMembers(ctx context.Context, key string) (tacticID string, techniqueIDs, subtechniqueIDs []string, err error) {
+// Tactic names a tactic given by external id (TA0007) or shortname
+// (discovery), inactive ones included: saved tags may point at them.
+// Unknown tactics are a 422.
+func (s *Service) Tactic(ctx context.Context, key string) (TacticRef, error) {
 	snap, err := s.snapshot(ctx)
 	if err != nil {
-		return "", nil, nil, err
+		return TacticRef{}, err
 	}
 	t, err := snap.tactic(key)
 	if err != nil {
-		return "", nil, nil, err
+		return TacticRef{}, err
 	}
-	for _, tech := range snap.techniques {
-		if !tech.tacticIDs[t.ID] {
-			continue
-		}
-		techniqueIDs = append(techniqueIDs, tech.ID)
-		for _, sub := range tech.subs {
-			subtechniqueIDs = append(subtechniqueIDs, sub.ID)
-		}
-	}
-	return t.ID, techniqueIDs, subtechniqueIDs, nil
+	return TacticRef{ExternalID: t.ExternalID, Shortname: t.Shortname, Name: t.Name}, nil
 }
 
 // TacticExternalIDs returns the ATT&CK ids of a tactic (external id or
@@ -501,20 +610,4 @@ func (s *Service) TacticExternalIDs(ctx context.Context, key string) ([]string, 
 		}
 	}
 	return out, nil
-}
-
-// SubtechniqueIDs returns the row ids of a technique's subtechniques.
-func (s *Service) SubtechniqueIDs(ctx context.Context, techniqueExternalID string) (techniqueID string, subIDs []string, err error) {
-	snap, err := s.snapshot(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	t := snap.byExt[db.Fold(techniqueExternalID)]
-	if t == nil || t.Kind != "technique" {
-		return "", nil, apperr.ErrNotFound
-	}
-	for _, sub := range t.subs {
-		subIDs = append(subIDs, sub.ID)
-	}
-	return t.ID, subIDs, nil
 }

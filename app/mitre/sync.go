@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -24,21 +25,27 @@ import (
 )
 
 // Pin is the compiled-in ATT&CK release: where to fetch it and how to know
-// it. The official file's sha256 is not known to this build, so SHA256 is
-// empty and the release is verified by content instead: its
-// x-mitre-collection must carry Version. A pinned value is only ever a
-// verified one.
+// it. The official file's sha256 is not known to this build (the release is
+// published in several serialisations), so SHA256 is empty and the release
+// is recognised by content instead: its canonical digest (digest.go), the
+// same for mitre/cti's STIX 2.0 bundle and attack-stix-data's STIX 2.1 file,
+// plain or gzipped. A pinned value is only ever a verified one.
 type Pin struct {
 	URL     string `json:"default_url"`
 	Version string `json:"default_version"`
 	SHA256  string `json:"default_sha256"`
+	Digest  string `json:"default_digest"`
 }
 
-// DefaultPin is ATT&CK Enterprise 18.1 as published in STIX 2.1.
+// DefaultPin is ATT&CK Enterprise 18.1. Digest is the canonical digest of
+// the release as tagged ATT&CK-v18.1 in mitre/cti (24,771 objects), computed
+// from ../shared/testdata/attack/enterprise-attack.json.gz; TestPinnedDigest
+// recomputes it from that file in every form.
 var DefaultPin = Pin{
 	URL:     "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack-18.1.json",
 	Version: "18.1",
 	SHA256:  "",
+	Digest:  "7f27249b7ed5c1f47907a255ece9df9567ba85a216d4fdd0a989e74f1d091519",
 }
 
 // MaxBundleBytes caps a bundle download or upload (the full enterprise
@@ -55,8 +62,23 @@ type Service struct {
 	hosts     HostList
 	syncMu    sync.Mutex // one sync at a time per process
 
-	cacheMu sync.Mutex
-	cache   *snapshot
+	loadMu sync.Mutex // one snapshot load or stamp check at a time
+	cache  atomic.Pointer[snapshot]
+
+	hooksMu sync.Mutex
+	hooks   []SyncHook
+}
+
+// SyncHook runs inside a sync's transaction once the catalogue is written,
+// for data other capabilities derive from the catalogue (the template
+// library's template→tactic table). An error rolls the sync back.
+type SyncHook func(ctx context.Context, tx *dbx.Tx) error
+
+// OnSync adds a hook that every later sync runs.
+func (s *Service) OnSync(h SyncHook) {
+	s.hooksMu.Lock()
+	s.hooks = append(s.hooks, h)
+	s.hooksMu.Unlock()
 }
 
 // Options configure the service.
@@ -180,17 +202,20 @@ type AffectedTag struct {
 
 // SyncInfo is the stored record of the last sync (settings key mitre_sync).
 type SyncInfo struct {
-	SyncedAt     db.Time `json:"synced_at"`
-	Version      string  `json:"version"`
-	SourceURL    string  `json:"source_url"`
-	SHA256       string  `json:"sha256"`
-	Verified     bool    `json:"verified"`
-	Verification string  `json:"verification"` // sha256, pinned_release, unverified
-	SpecVersion  string  `json:"spec_version"`
-	Domain       string  `json:"domain"`
-	Objects      int     `json:"objects"`
-	Counts       Counts  `json:"counts"`
-	ChangeCount  int     `json:"change_count"`
+	SyncedAt        db.Time  `json:"synced_at"`
+	Version         string   `json:"version"`
+	SourceURL       string   `json:"source_url"`
+	SHA256          string   `json:"sha256"`           // of the uncompressed bundle
+	FileSHA256      string   `json:"file_sha256"`      // of the file as received (differs when gzipped)
+	CanonicalDigest string   `json:"canonical_digest"` // digest.go
+	Verified        bool     `json:"verified"`
+	Verification    string   `json:"verification"`          // sha256, pinned_release, unverified
+	VerifiedAt      *db.Time `json:"verified_at,omitempty"` // set when an admin verified it after the import
+	SpecVersion     string   `json:"spec_version"`
+	Domain          string   `json:"domain"`
+	Objects         int      `json:"objects"`
+	Counts          Counts   `json:"counts"`
+	ChangeCount     int      `json:"change_count"`
 }
 
 // SyncResult is the answer of a sync.
@@ -480,6 +505,14 @@ func (s *Service) Sync(ctx context.Context, p SyncParams, actor audit.Actor) (*S
 		if err != nil {
 			return err
 		}
+		s.hooksMu.Lock()
+		hooks := append([]SyncHook(nil), s.hooks...)
+		s.hooksMu.Unlock()
+		for _, h := range hooks {
+			if err := h(ctx, tx); err != nil {
+				return err
+			}
+		}
 		res.Changes = changes
 		counts, err := countCatalogue(ctx, tx)
 		if err != nil {
@@ -540,7 +573,8 @@ func isHex64(s string) bool {
 
 // verify decides whether the bundle may be applied and how it was verified.
 func (s *Service) verify(b *Bundle, p SyncParams, name string) (SyncInfo, error) {
-	info := SyncInfo{SourceURL: name, SHA256: b.SHA256, SpecVersion: b.SpecVersion, Domain: b.Domain, Objects: b.Objects}
+	info := SyncInfo{SourceURL: name, SHA256: b.SHA256, FileSHA256: b.FileSHA256, CanonicalDigest: b.CanonicalDigest,
+		SpecVersion: b.SpecVersion, Domain: b.Domain, Objects: b.Objects}
 	version := b.CollectionVersion
 	if p.Version != "" && version != "" && p.Version != version {
 		return info, unprocessable("version_mismatch", "The bundle says it is version %s, not %s.", version, p.Version)
@@ -549,14 +583,15 @@ func (s *Service) verify(b *Bundle, p SyncParams, name string) (SyncInfo, error)
 		version = p.Version
 	}
 	matchesPin := s.pin.SHA256 != "" && (b.SHA256 == s.pin.SHA256 || b.FileSHA256 == s.pin.SHA256) ||
-		s.pin.SHA256 == "" && b.CollectionVersion != "" && b.CollectionVersion == s.pin.Version
+		s.pin.Digest != "" && b.CanonicalDigest == s.pin.Digest
 	isDefault := p.Upload == nil && (p.Source == "" || p.Source == s.pin.URL)
 	switch {
 	case p.ExpectedSHA256 != "":
-		if p.ExpectedSHA256 != b.SHA256 && p.ExpectedSHA256 != b.FileSHA256 {
+		if !info.matches(p.ExpectedSHA256) {
 			return info, unprocessable("sha256_mismatch",
 				"The bundle's sha256 is %s, not the expected %s. Nothing was changed.", b.SHA256, p.ExpectedSHA256).
-				WithDetails(map[string]any{"expected_sha256": p.ExpectedSHA256, "actual_sha256": b.SHA256})
+				WithDetails(map[string]any{"expected_sha256": p.ExpectedSHA256, "actual_sha256": b.SHA256,
+					"file_sha256": b.FileSHA256, "canonical_digest": b.CanonicalDigest})
 		}
 		info.Verified, info.Verification = true, "sha256"
 	case matchesPin:
@@ -566,18 +601,69 @@ func (s *Service) verify(b *Bundle, p SyncParams, name string) (SyncInfo, error)
 		}
 	case isDefault:
 		return info, unprocessable("pin_mismatch",
-			"The pinned source did not deliver ATT&CK %s (its collection version is %s). Nothing was changed.", s.pin.Version, orDash(b.CollectionVersion))
+			"The pinned source did not deliver ATT&CK %s (its content digest is %s, collection version %s). Nothing was changed.",
+			s.pin.Version, b.CanonicalDigest, orDash(b.CollectionVersion))
 	case p.AllowUnverified:
 		info.Verification = "unverified"
 	default:
 		return info, unprocessable("unverified_source",
 			"This bundle is not the pinned ATT&CK %s release and no expected_sha256 was given. Give its sha256, or allow an unverified import explicitly. Nothing was changed.", s.pin.Version).
-			WithDetails(map[string]any{"actual_sha256": b.SHA256})
+			WithDetails(map[string]any{"actual_sha256": b.SHA256, "file_sha256": b.FileSHA256, "canonical_digest": b.CanonicalDigest})
 	}
 	if version == "" {
 		version = "unknown"
 	}
 	info.Version = version
+	return info, nil
+}
+
+// matches reports whether sum (lowercase hex) is one of the bundle's three
+// identities: the sha256 of its content, of its file, or its canonical digest.
+func (i SyncInfo) matches(sum string) bool {
+	return sum != "" && (sum == i.SHA256 || sum == i.FileSHA256 || sum == i.CanonicalDigest)
+}
+
+// Verify marks the imported catalogue verified after the fact: sum must be
+// the sha256 of the bundle that was imported (of the file or of its
+// uncompressed content) or its canonical digest, as published by someone the
+// admin trusts. A mismatch is 422 and changes nothing; verifying a verified
+// catalogue again with a matching sum changes nothing either.
+func (s *Service) Verify(ctx context.Context, sum string, actor audit.Actor) (*SyncInfo, error) {
+	sum = strings.ToLower(strings.TrimSpace(sum))
+	if !isHex64(sum) {
+		return nil, &apperr.Invalid{Fields: map[string]string{"sha256": "must be 64 hexadecimal characters"}}
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	info, err := s.LastSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info == nil {
+		return nil, apperr.New(apperr.ErrConflict, "no_catalogue", "No ATT&CK catalogue has been imported yet: import one first.")
+	}
+	if !info.matches(sum) {
+		return nil, unprocessable("sha256_mismatch",
+			"%s is neither the sha256 of the imported bundle nor its canonical digest. Nothing was changed.", sum).
+			WithDetails(map[string]any{"sha256": sum, "bundle_sha256": info.SHA256, "file_sha256": info.FileSHA256,
+				"canonical_digest": info.CanonicalDigest})
+	}
+	if info.Verified {
+		return info, nil
+	}
+	now := db.NewTime(s.now())
+	info.Verified, info.Verification, info.VerifiedAt = true, "sha256", &now
+	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		if _, err := tx.Update("settings", dbx.Params{"value": string(db.MustJSON(info)), "updated_by": nullable(actor.UserID),
+			"updated_at": now}, dbx.HashExp{"key": "mitre_sync"}).WithContext(ctx).Execute(); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "mitre.verify", ObjectType: "mitre_catalogue", ObjectID: info.Domain,
+			Details: map[string]any{"version": info.Version, "sha256": sum, "verified": map[string]any{"before": false, "after": true}}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mitre: verify: %w", err)
+	}
 	return info, nil
 }
 

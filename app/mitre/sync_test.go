@@ -340,34 +340,28 @@ func requireCode(t *testing.T, err error, code string) {
 func stix21Enterprise(t *testing.T, version string) []byte {
 	raw, err := os.ReadFile(testdata(t, "enterprise-attack-small.json"))
 	require.NoError(t, err)
-	var b map[string]any
-	require.NoError(t, json.Unmarshal(raw, &b))
-	delete(b, "spec_version")
-	objs := b["objects"].([]any)
-	for _, o := range objs {
-		o.(map[string]any)["spec_version"] = "2.1"
-	}
-	objs = append(objs, map[string]any{"type": "x-mitre-collection", "id": "x-mitre-collection--1", "spec_version": "2.1",
-		"name": "Enterprise ATT&CK", "x_mitre_version": version})
-	b["objects"] = objs
-	out, err := json.Marshal(b)
-	require.NoError(t, err)
-	return out
+	return rewrap(t, raw, rewrapOptions{stix21: true, collection: version})
 }
 
 func TestDefaultPinVerifiedByContent(t *testing.T) {
 	t.Parallel()
-	good, old := stix21Enterprise(t, "18.1"), stix21Enterprise(t, "17.0")
+	raw, err := os.ReadFile(testdata(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+	good := stix21Enterprise(t, "18.1")
+	// Another release: one object changed (its modified moved on), though
+	// the collection still claims 18.1.
+	other := rewrap(t, raw, rewrapOptions{stix21: true, collection: "18.1", mutate: bumpModified(3)})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "old.json") {
-			_, _ = w.Write(old)
+		if strings.HasSuffix(r.URL.Path, "other.json") {
+			_, _ = w.Write(other)
 			return
 		}
 		_, _ = w.Write(good)
 	}))
 	defer srv.Close()
 	d := dbtest.New(t)
-	pin := Pin{URL: srv.URL + "/enterprise-attack-18.1.json", Version: "18.1"}
+	// The pin of this test is the small bundle's content.
+	pin := Pin{URL: srv.URL + "/enterprise-attack-18.1.json", Version: "18.1", Digest: parseFile(t, "enterprise-attack-small.json").CanonicalDigest}
 	s := New(Options{DB: d, Pin: &pin, Client: srv.Client()})
 	res, err := s.Sync(context.Background(), SyncParams{}, actor)
 	require.NoError(t, err)
@@ -376,18 +370,23 @@ func TestDefaultPinVerifiedByContent(t *testing.T) {
 	assert.Equal(t, "18.1", res.Version)
 	assert.Equal(t, "2.1", res.SpecVersion)
 	assert.Equal(t, pin.URL, res.SourceURL)
+	assert.Equal(t, pin.Digest, res.CanonicalDigest)
 
 	// The pinned URL delivering something else is refused.
-	pin2 := Pin{URL: srv.URL + "/old.json", Version: "18.1"}
+	pin2 := pin
+	pin2.URL = srv.URL + "/other.json"
 	s2 := New(Options{DB: dbtest.New(t), Pin: &pin2, Client: srv.Client()})
 	_, err = s2.Sync(context.Background(), SyncParams{}, actor)
 	requireCode(t, err, "pin_mismatch")
 
-	// An uploaded copy of the pinned release verifies by content too.
+	// An uploaded copy of the pinned release verifies by content too; the
+	// changed one, whatever its collection says, does not.
 	s3 := New(Options{DB: dbtest.New(t), Pin: &pin})
 	res, err = s3.Sync(context.Background(), SyncParams{Upload: bytes.NewReader(good), Source: "upload.json"}, actor)
 	require.NoError(t, err)
 	assert.Equal(t, "pinned_release", res.Verification)
+	_, err = s3.Sync(context.Background(), SyncParams{Upload: bytes.NewReader(other), Source: "other.json"}, actor)
+	requireCode(t, err, "unverified_source")
 	// A bundle claiming another version than requested is refused.
 	_, err = s3.Sync(context.Background(), SyncParams{Upload: bytes.NewReader(good), Version: "17.0"}, actor)
 	requireCode(t, err, "version_mismatch")

@@ -45,12 +45,33 @@ func NewHub(max int) *Hub {
 	return &Hub{subs: map[string]map[*Subscription]struct{}{}, max: max}
 }
 
+// Event is a change in a mission that the open views of its members (the
+// board, a test page) may want to show without reloading. It carries ids
+// only, never content: a listener re-reads what changed through the API,
+// with its own permissions. Events are published after the change
+// committed and, like signals, are hints: a view that misses one catches up
+// at its next reload (a "resync" tells it that events were dropped).
+type Event struct {
+	Kind      string `json:"kind"` // e.g. test.updated, test.added, test.deleted, tests.reordered, mission.updated
+	MissionID string `json:"mission_id"`
+	TestID    string `json:"test_id,omitempty"`
+	Version   int    `json:"version,omitempty"` // the test's (or mission's) version after the change
+	ActorID   string `json:"actor_id,omitempty"`
+}
+
+// MaxQueuedEvents bounds the events waiting for one subscription; beyond
+// it they are dropped and the subscription reports an overflow.
+const MaxQueuedEvents = 64
+
 // Subscription receives a value on C (buffered, so signals coalesce) when its
-// user's unread count may have changed. Close it when done.
+// user's unread count may have changed, and on Events when mission events
+// are waiting (take them with TakeEvents). Close it when done.
 type Subscription struct {
-	C <-chan struct{}
+	C      <-chan struct{}
+	Events <-chan struct{}
 
 	c    chan struct{}
+	evc  chan struct{}
 	hub  *Hub
 	user string
 
@@ -58,12 +79,14 @@ type Subscription struct {
 	timer    *time.Timer
 	followUp bool // fire once more, RecheckDelay after the next firing
 	closed   bool
+	queue    []Event
+	overflow bool
 }
 
 // Subscribe adds a subscription for userID, or fails with ErrTooManyStreams.
 func (h *Hub) Subscribe(userID string) (*Subscription, error) {
-	c := make(chan struct{}, 1)
-	s := &Subscription{C: c, c: c, hub: h, user: userID}
+	c, evc := make(chan struct{}, 1), make(chan struct{}, 1)
+	s := &Subscription{C: c, c: c, Events: evc, evc: evc, hub: h, user: userID}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.subs[userID]
@@ -94,6 +117,54 @@ func (h *Hub) Signal(userIDs ...string) {
 	}
 }
 
+// Publish queues ev for every subscription of the given users, at once (no
+// settling delay: call it after the change committed). It never blocks.
+func (h *Hub) Publish(userIDs []string, ev Event) {
+	var to []*Subscription
+	h.mu.Lock()
+	seen := map[string]bool{}
+	for _, u := range userIDs {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		for s := range h.subs[u] {
+			to = append(to, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range to {
+		s.push(ev)
+	}
+}
+
+func (s *Subscription) push(ev Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if len(s.queue) >= MaxQueuedEvents {
+		s.overflow = true
+	} else {
+		s.queue = append(s.queue, ev)
+	}
+	select {
+	case s.evc <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// TakeEvents returns the queued events, oldest first, and whether some were
+// dropped since the last call; the queue is empty afterwards.
+func (s *Subscription) TakeEvents() (events []Event, overflow bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	events, overflow = s.queue, s.overflow
+	s.queue, s.overflow = nil, false
+	return events, overflow
+}
+
 // Streams is the number of open subscriptions of userID.
 func (h *Hub) Streams(userID string) int {
 	h.mu.Lock()
@@ -114,6 +185,7 @@ func (s *Subscription) Close() {
 	s.hub.mu.Unlock()
 	s.mu.Lock()
 	s.closed = true
+	s.queue = nil
 	if s.timer != nil {
 		s.timer.Stop()
 	}

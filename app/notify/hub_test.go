@@ -83,3 +83,59 @@ func TestHubCapAndClose(t *testing.T) {
 	assert.Empty(t, h.subs, "no users without subscriptions are kept")
 	h.mu.Unlock()
 }
+
+func TestHubPublishesEventsToTheUsers(t *testing.T) {
+	t.Parallel()
+	h := NewHub(2)
+	a, err := h.Subscribe("a")
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := h.Subscribe("b")
+	require.NoError(t, err)
+	defer b.Close()
+
+	ev := Event{Kind: "test.updated", MissionID: "m", TestID: "t", Version: 2}
+	h.Publish([]string{"a", "a", "nobody"}, ev)
+	h.Publish([]string{"a"}, Event{Kind: "tests.reordered", MissionID: "m"})
+	select {
+	case <-a.Events:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a is woken for events")
+	}
+	evs, overflow := a.TakeEvents()
+	assert.False(t, overflow)
+	assert.Equal(t, []Event{ev, {Kind: "tests.reordered", MissionID: "m"}}, evs, "in order, once per user")
+	evs, _ = a.TakeEvents()
+	assert.Empty(t, evs, "taken")
+	select {
+	case <-b.Events:
+		t.Fatal("b is not woken")
+	default:
+	}
+	evs, _ = b.TakeEvents()
+	assert.Empty(t, evs)
+	select {
+	case <-a.C:
+		t.Fatal("events do not wake the unread signal")
+	case <-time.After(2 * SettleDelay):
+	}
+}
+
+func TestHubEventOverflow(t *testing.T) {
+	t.Parallel()
+	h := NewHub(1)
+	s, err := h.Subscribe("u")
+	require.NoError(t, err)
+	for i := 0; i < MaxQueuedEvents+10; i++ {
+		h.Publish([]string{"u"}, Event{Kind: "test.updated", MissionID: "m", Version: i})
+	}
+	evs, overflow := s.TakeEvents()
+	assert.True(t, overflow, "dropped events are reported")
+	assert.Len(t, evs, MaxQueuedEvents)
+	assert.Equal(t, 0, evs[0].Version, "the oldest are kept")
+	s.Close()
+	h.Publish([]string{"u"}, Event{Kind: "test.updated"})
+	evs, overflow = s.TakeEvents()
+	assert.Empty(t, evs, "nothing after Close")
+	assert.False(t, overflow)
+}

@@ -48,6 +48,10 @@ func (s *Service) Hub() *Hub { return s.hub }
 // Subscribe listens for signals about userID.
 func (s *Service) Subscribe(userID string) (*Subscription, error) { return s.hub.Subscribe(userID) }
 
+// Publish sends a mission event to the live streams of the given users
+// (hub.Publish); call it after the change committed.
+func (s *Service) Publish(userIDs []string, ev Event) { s.hub.Publish(userIDs, ev) }
+
 // Create adds one notification per distinct user (never to skip, usually the
 // actor: nobody is notified of their own change), created at at: the time
 // of the change, on the caller's clock.

@@ -44,6 +44,10 @@ func TestCoverageAcrossMissions(t *testing.T) {
 	e.assess(c, x, ctl{control: "EDR", level: "none"})
 	x = e.addTest(c, "c2", "T1027")
 	e.execute(c, x, t0)
+	// A member of Alpha only (added before Alpha completes: finished
+	// missions are read-only).
+	member := e.user("member@example.com", "mission.read")
+	e.member(a, member, "blue")
 	e.setStatus(a, "active")
 	e.setStatus(a, "completed")
 	e.setStatus(b, "active")
@@ -129,8 +133,6 @@ func TestCoverageAcrossMissions(t *testing.T) {
 	}
 
 	// Visibility: a member sees only their missions; mission.read_all sees all.
-	member := e.user("member@example.com", "mission.read")
-	e.member(a, member, "blue")
 	cv, err = e.set.Results.Coverage(e.ctx, member, results.CoverageParams{})
 	require.NoError(t, err)
 	require.Len(t, cv.Missions, 1)

@@ -328,7 +328,7 @@ func (p *ImportParams) normalize() error {
 		inv.Add("max_per_technique", fmt.Sprintf("must be from 1 to %d", MaxPerTechnique))
 	}
 	if p.MinScore != nil && p.MaxScore != nil && *p.MaxScore < *p.MinScore {
-		inv.Add("max_score", "must not be below min_score")
+		inv.Add("max_score", "must not be below the lowest score")
 	}
 	p.Platform = strings.TrimSpace(p.Platform)
 	if len([]rune(p.Platform)) > 60 {

@@ -268,8 +268,12 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 			ops++
 			e.clock.Add(time.Duration(rng.IntN(72)) * time.Hour) // spreads executions over months
 			writable := func(mid string) {
-				if m, err := e.set.Missions.Get(e.ctx, e.lead, mid); err == nil && m.Status == "archived" {
-					e.setStatus(mid, "completed") // archived missions are read-only
+				// Completed and archived missions are read-only: reopen.
+				if m, err := e.set.Missions.Get(e.ctx, e.lead, mid); err == nil && missions.ReadOnly(m.Status) {
+					if m.Status == "archived" {
+						e.setStatus(mid, "completed")
+					}
+					e.setStatus(mid, "active")
 				}
 			}
 			m := mids[rng.IntN(len(mids))]
@@ -293,9 +297,7 @@ func TestAggregatesEqualRecomputationAfterRandomWrites(t *testing.T) {
 					next := map[string]string{"planned": "active", "active": "completed", "completed": "archived", "archived": "completed"}[m.Status]
 					e.setStatus(mid, next)
 				case 1:
-					if m.Status == "archived" {
-						e.setStatus(mid, "completed")
-					}
+					writable(mid)
 					day := e.clock.Now().AddDate(0, -rng.IntN(14), 0).Format("2006-01-02")
 					_, err := e.set.Missions.Update(e.ctx, e.lead, mid, missions.MissionUpdate{StartsOn: patch.Value(day)})
 					require.NoError(t, err)

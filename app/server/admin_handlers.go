@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -331,6 +332,23 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, req bunrouter.Request) 
 	return noContent(w)
 }
 
+// lookupInvitation previews a pending invitation for the acceptance page:
+// address, inviter, groups, expiry. Public; the token travels in the body
+// (never in a URL that logs or referrers would keep); throttled like login.
+func (s *Server) lookupInvitation(w http.ResponseWriter, req bunrouter.Request) error {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(req, &in); err != nil {
+		return err
+	}
+	p, err := s.opts.Auth.LookupInvitation(req.Context(), in.Token, meta(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
 // acceptInvitation creates the invited account and signs it in like login.
 func (s *Server) acceptInvitation(w http.ResponseWriter, req bunrouter.Request) error {
 	var in auth.AcceptInvitationParams
@@ -376,5 +394,61 @@ func (s *Server) listAudit(w http.ResponseWriter, req bunrouter.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	// Names, not e-mails: the actors and the users the details mention
+	// (user_id, assigned_red_user_id …, also as before/after) are named
+	// in "users"; each entry carries its actor's current name.
+	var ids []string
+	for _, e := range page.Items {
+		if e.ActorUserID != nil {
+			ids = append(ids, *e.ActorUserID)
+		}
+		ids = append(ids, detailUserIDs(e.Details)...)
+	}
+	refs, err := s.opts.Auth.UserRefs(req.Context(), ids)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		audit.Entry
+		ActorName string `json:"actor_name"`
+	}
+	items := make([]entry, len(page.Items))
+	for i, e := range page.Items {
+		items[i] = entry{Entry: e}
+		if e.ActorUserID != nil {
+			items[i].ActorName = refs[*e.ActorUserID].Name
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": page.Total, "page": page.Page,
+		"per_page": page.PerPage, "users": refs})
+}
+
+// detailUserIDs finds user ids in audit details: values of keys named
+// user_id or ending in _user_id (or user_ids), plain or as before/after.
+func detailUserIDs(raw []byte) []string {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	var out []string
+	var add func(v any)
+	add = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, y := range x {
+				add(y)
+			}
+		case map[string]any:
+			add(x["before"])
+			add(x["after"])
+		}
+	}
+	for k, v := range m {
+		if k == "user_id" || strings.HasSuffix(k, "_user_id") || strings.HasSuffix(k, "user_ids") {
+			add(v)
+		}
+	}
+	return out
 }

@@ -35,6 +35,7 @@ func (s *Server) adminRoutes() []Route {
 		{Method: "POST", Path: "/invitations", Access: Permission, Perm: invitations, h: s.createInvitation},
 		{Method: "DELETE", Path: "/invitations/:id", Access: Permission, Perm: invitations, h: s.revokeInvitation},
 		{Method: "POST", Path: "/invitations/accept", Access: Public, h: s.acceptInvitation},
+		{Method: "POST", Path: "/invitations/lookup", Access: Public, h: s.lookupInvitation},
 
 		{Method: "GET", Path: "/audit", Access: Permission, Perm: "audit.read", h: s.listAudit},
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/uptrace/bunrouter"
 )
 
-const principalKey ctxKey = 2
-
 // principal returns the authenticated caller; routes declared Authenticated
 // or Permission always have one.
 func principal(req bunrouter.Request) *auth.Principal {
-	p, _ := req.Context().Value(principalKey).(*auth.Principal)
-	return p
+	if ri := requestInfoFrom(req.Context()); ri != nil {
+		return ri.principal
+	}
+	return nil
 }
 
 func bearerToken(req bunrouter.Request) string {
@@ -50,7 +50,11 @@ func (s *Server) guard(rt Route, next bunrouter.HandlerFunc) bunrouter.HandlerFu
 			return apperr.New(apperr.ErrForbidden, "forbidden",
 				"You need the %q permission to do this.", rt.Perm).WithDetails(map[string]any{"permission": rt.Perm})
 		}
-		ctx := context.WithValue(req.Context(), principalKey, p)
+		if ri := requestInfoFrom(req.Context()); ri != nil {
+			ri.principal = p // the request's own record: no copy of the request
+			return next(w, req)
+		}
+		ctx := context.WithValue(req.Context(), requestInfoKey, &requestInfo{principal: p})
 		return next(w, req.WithContext(ctx))
 	}
 }

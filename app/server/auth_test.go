@@ -25,6 +25,7 @@ import (
 var publicRoutes = map[string]bool{
 	"GET /health": true, "GET /setup": true, "POST /setup": true,
 	"POST /auth/login": true, "POST /auth/refresh": true, "POST /invitations/accept": true,
+	"POST /invitations/lookup": true,
 }
 
 var paramRe = regexp.MustCompile(`:[a-z_]+|\*[a-z_]+`)
@@ -334,7 +335,9 @@ func TestBadTokens(t *testing.T) {
 		assert.Equal(t, 401, rec.Code, name)
 		decodeErr(t, rec)
 	}
-	// Expired.
+	// Expired, also once the token was verified and remembered (the guard
+	// keeps verified tokens; expiry is checked at every use).
+	require.Equal(t, 200, e.call("GET", "/api/v1/auth/me", "", admin).Code)
 	e.clock.advance(16 * time.Minute)
 	rec := e.call("GET", "/api/v1/auth/me", "", admin)
 	require.Equal(t, 401, rec.Code)

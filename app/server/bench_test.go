@@ -4,11 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/mitre"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bunrouter"
 )
@@ -102,4 +106,18 @@ func BenchmarkAuthenticatedGETAPIToken(b *testing.B) {
 func BenchmarkAuthenticatedGETUncached(b *testing.B) {
 	e := newBenchEnv(b)
 	e.run(b, "/api/v1/bench/gated", e.access, e.auth.Invalidate)
+}
+
+// BenchmarkMitreTechniquesQ is GET /api/v1/mitre/techniques?q=proc through
+// the whole stack (middleware, guard, handler) on the full enterprise
+// catalogue: the per-request cost behind bench/mitre.sh's wrk figure,
+// without the network. -benchmem gives its allocations.
+func BenchmarkMitreTechniquesQ(b *testing.B) {
+	e := newBenchEnv(b)
+	f, err := os.Open(filepath.Join("..", "..", "..", "shared", "testdata", "attack", "enterprise-attack.json.gz"))
+	require.NoError(b, err)
+	defer f.Close()
+	_, err = e.srv.opts.Mitre.Sync(context.Background(), mitre.SyncParams{Upload: f, AllowUnverified: true}, audit.Actor{Label: "bench"})
+	require.NoError(b, err)
+	e.run(b, "/api/v1/mitre/techniques?q=proc", e.access, nil)
 }

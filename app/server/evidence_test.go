@@ -518,12 +518,22 @@ func TestEvidenceArchivedMission(t *testing.T) {
 	}
 	rec := e.upload(e.red, evFile("after.png", pngBytes(6, 10)))
 	require.Equal(t, 409, rec.Code, rec.Body.String())
-	assert.Equal(t, "mission_archived", decodeErr(t, rec).Error.Code)
+	assert.Equal(t, "mission_read_only", decodeErr(t, rec).Error.Code)
 	rec = e.call("DELETE", fmt.Sprint("/api/v1/evidence/", f["id"]), "", e.admin)
 	require.Equal(t, 409, rec.Code)
+	assert.Equal(t, "mission_read_only", decodeErr(t, rec).Error.Code)
 	// Still readable.
 	assert.Equal(t, 200, e.call("GET", fmt.Sprint("/api/v1/evidence/", f["id"]), "", e.red).Code)
 	assert.Len(t, e.evidenceFiles(), 1)
+	// Completed (unarchived) is read-only too; reopened, uploads work again.
+	rec = e.call("PATCH", e.mpath(""), `{"status":"completed"}`, e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.upload(e.red, evFile("after.png", pngBytes(6, 10)))
+	require.Equal(t, 409, rec.Code, rec.Body.String())
+	rec = e.call("PATCH", e.mpath(""), `{"status":"active"}`, e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.upload(e.red, evFile("after.png", pngBytes(6, 10)))
+	require.Equal(t, 201, rec.Code, rec.Body.String())
 }
 
 func TestEvidenceDelete(t *testing.T) {

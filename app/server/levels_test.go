@@ -376,7 +376,7 @@ func TestDetectionLevelsConcurrentWrites(t *testing.T) {
 		if r.code == 422 {
 			var env errBody
 			require.NoError(t, json.Unmarshal([]byte(r.body), &env))
-			assert.Regexp(t, `^misses levels: level_\d`, env.Error.Details["ids"], "only a stale list is refused")
+			assert.Regexp(t, `^must list every level; missing: level_\d`, env.Error.Details["ids"], "only a stale list is refused")
 			continue
 		}
 		assert.Equal(t, 200, r.code, r.body)

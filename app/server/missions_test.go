@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -68,16 +69,20 @@ func TestMissionLifecycle(t *testing.T) {
 		rec = e.call("PATCH", e.path(""), `{"status":"`+st+`"}`, e.admin)
 		require.Equal(t, 200, rec.Code, rec.Body.String())
 	}
-	// Archived is read-only except for unarchiving.
+	// Archived is read-only except for unarchiving (TestMissionReadOnly
+	// walks every write).
 	rec = e.call("PATCH", e.path(""), `{"name":"renamed"}`, e.admin)
 	require.Equal(t, 409, rec.Code)
-	assert.Equal(t, "mission_archived", decodeErr(t, rec).Error.Code)
+	assert.Equal(t, "mission_read_only", decodeErr(t, rec).Error.Code)
 	rec = e.call("POST", e.path("/tests"), `{"name":"x"}`, e.admin)
 	require.Equal(t, 409, rec.Code)
 	rec = e.call("PATCH", e.path(""), `{"status":"completed"}`, e.admin)
 	require.Equal(t, 200, rec.Code)
 	rec = e.call("PATCH", e.path(""), `{"status":"bogus"}`, e.admin)
 	require.Equal(t, 422, rec.Code)
+	// Reopened by its lead, it takes changes again.
+	rec = e.call("PATCH", e.path(""), `{"status":"active"}`, e.admin)
+	require.Equal(t, 200, rec.Code)
 
 	// Bad input.
 	for body, status := range map[string]int{
@@ -87,10 +92,17 @@ func TestMissionLifecycle(t *testing.T) {
 		`{"name":"` + strings.Repeat("n", 500) + `"}`: 422,
 		`{"nope":1}`:                                  400,
 		`{"version":1}`:                               409, // stale version
+		`{"force":true}`:                              400, // no such field: completing needs no force
 	} {
 		rec := e.call("PATCH", e.path(""), body, e.admin)
 		assert.Equal(t, status, rec.Code, body)
 	}
+	// Field problems are label-free human predicates: the SPA puts the
+	// field's label in front ("End date must not be before the start date.").
+	rec = e.call("PATCH", e.path(""), `{"ends_on":"2026-11-01"}`, e.admin)
+	require.Equal(t, 422, rec.Code)
+	details := jsonBody(t, rec)["error"].(map[string]any)["details"].(map[string]any)
+	assert.Equal(t, "must not be before the start date", details["ends_on"])
 	// Red cannot change the mission.
 	rec = e.call("PATCH", e.path(""), `{"name":"mine"}`, e.red)
 	require.Equal(t, 403, rec.Code)
@@ -425,4 +437,253 @@ func TestMissionTestsReorderCategoriesDelete(t *testing.T) {
 	assert.Equal(t, 404, e.call("GET", "/api/v1/missions/nope/tests/also-nope", "", e.admin).Code)
 	assert.Equal(t, 404, e.call("GET", e.path("/tests/"+db.NewID()), "", e.admin).Code)
 
+}
+
+// scenarioTemplate makes a scenario template of one new test template.
+func (e *missionEnv) scenarioTemplate(name string) string {
+	e.t.Helper()
+	rec := e.call("POST", "/api/v1/test-templates", `{"name":"`+name+` test"}`, e.admin)
+	require.Equal(e.t, 201, rec.Code, rec.Body.String())
+	tpl := jsonBody(e.t, rec)["id"].(string)
+	rec = e.call("POST", "/api/v1/scenario-templates", fmt.Sprintf(`{"name":%q,"test_template_ids":[%q]}`, name, tpl), e.admin)
+	require.Equal(e.t, 201, rec.Code, rec.Body.String())
+	return jsonBody(e.t, rec)["id"].(string)
+}
+
+// TestMissionReadOnly: a completed or archived mission answers every write
+// to itself, its tests, categories, scenarios, members and evidence with
+// 409 mission_read_only until a lead reopens it; reads keep working and
+// the status can still change (and the mission be deleted).
+func TestMissionReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newMissionEnv(t)
+	tid := e.adhoc("Frozen", `[]`)
+	other := e.adhoc("Other", `[]`)
+	rec := e.call("POST", e.path("/categories"), `{"name":"Initial access"}`, e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	cid := jsonBody(t, rec)["id"].(string)
+	scenario := e.scenarioTemplate("Frozen scenario")
+	rec = e.call("POST", e.path("/scenarios"), `{"scenario_template_id":"`+scenario+`"}`, e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	sid := jsonBody(t, rec)["scenario"].(map[string]any)["id"].(string)
+	lateID, _ := e.user("late@example.com", groupRed)
+	for _, st := range []string{"active", "completed"} {
+		require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"`+st+`"}`, e.admin).Code)
+	}
+	writes := []struct{ method, path, body, token string }{
+		{"PATCH", "", `{"name":"Renamed"}`, e.admin},
+		{"PATCH", "", `{"name":"Renamed","status":"active"}`, e.admin},
+		{"POST", "/tests", `{"name":"Late test"}`, e.admin},
+		{"PATCH", "/tests/" + tid, `{"state":"executed"}`, e.red},
+		{"PATCH", "/tests/" + tid, `{"blue_notes":"late"}`, e.blue},
+		{"PATCH", "/tests/" + tid, `{"name":"Renamed test"}`, e.admin},
+		{"PATCH", "/tests/" + tid, `{"argument_values":{}}`, e.red},
+		{"DELETE", "/tests/" + tid, "", e.admin},
+		{"PUT", "/tests/order", fmt.Sprintf(`{"test_ids":[%q,%q]}`, other, tid), e.admin},
+		{"POST", "/categories", `{"name":"Late"}`, e.admin},
+		{"PATCH", "/categories/" + cid, `{"name":"Renamed"}`, e.admin},
+		{"DELETE", "/categories/" + cid, "", e.admin},
+		{"POST", "/scenarios", `{"scenario_template_id":"` + scenario + `"}`, e.admin},
+		{"DELETE", "/scenarios/" + sid, "", e.admin},
+		{"POST", "/members", fmt.Sprintf(`{"user_id":%q,"role":"red"}`, lateID), e.admin},
+		{"PATCH", "/members/" + e.redID, `{"role":"blue"}`, e.admin},
+		{"DELETE", "/members/" + e.blueID, "", e.admin},
+	}
+	check := func(status string) {
+		t.Helper()
+		for _, w := range writes {
+			rec := e.call(w.method, e.path(w.path), w.body, w.token)
+			require.Equal(t, 409, rec.Code, "%s %s %s (%s): %s", w.method, w.path, w.body, status, rec.Body.String())
+			env := decodeErr(t, rec)
+			assert.Equal(t, "mission_read_only", env.Error.Code)
+			assert.Equal(t, status, env.Error.Details["status"])
+			assert.Contains(t, env.Error.Message, "reopen")
+		}
+	}
+	check("completed")
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"archived"}`, e.admin).Code)
+	check("archived")
+	// Reads work; only leads change the status.
+	assert.Equal(t, 200, e.call("GET", e.path("/tests/"+tid), "", e.blue).Code)
+	assert.Equal(t, 200, e.call("GET", e.path("/members"), "", e.viewer).Code)
+	assert.Equal(t, 403, e.call("PATCH", e.path(""), `{"status":"completed"}`, e.red).Code)
+	// Unarchived it is still completed, so still read-only; reopened it takes changes.
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"completed"}`, e.admin).Code)
+	check("completed")
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"active"}`, e.admin).Code)
+	rec = e.call("PATCH", e.path("/tests/"+tid), `{"state":"executed"}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.call("PATCH", e.path(""), `{"name":"Renamed"}`, e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	// Completing with open tests succeeds (the SPA asks first); the audit
+	// event records what was still open.
+	rec = e.call("PATCH", e.path(""), `{"status":"completed"}`, e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	var details string
+	require.NoError(t, e.db.Read.NewQuery(`SELECT details FROM audit_events WHERE action = 'mission.update' AND object_id = {:id}
+		ORDER BY at DESC, id DESC LIMIT 1`).Bind(map[string]any{"id": e.missionID}).Row(&details))
+	var d struct {
+		Open map[string]int `json:"open_tests"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(details), &d), details)
+	assert.Equal(t, map[string]int{"executed": 1, "in_progress": 0, "pending": 2}, d.Open, "Other and the scenario's test")
+	// A finished mission can still be deleted (mission.delete, lead).
+	assert.Equal(t, 204, e.call("DELETE", e.path(""), "", e.admin).Code)
+}
+
+// TestMissionTestAtomicArguments: an Atomic test keeps its input arguments,
+// prerequisites, executor and cleanup from the YAML through the template
+// into the mission; red fills in values (validated, audited) and the test
+// renders its commands with them.
+func TestMissionTestAtomicArguments(t *testing.T) {
+	t.Parallel()
+	e := newMissionEnv(t)
+	rec := e.postMultipart(atomicsPath, e.admin, uploadFile{name: "T1003.001.yaml", data: atomicYAML(t, "T1003.001")})
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.call("GET", "/api/v1/test-templates?q="+url.QueryEscape("Dump LSASS.exe Memory using ProcDump"), "", e.admin)
+	require.Equal(t, 200, rec.Code)
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	var tpl map[string]any
+	for _, it := range list.Items {
+		if it["name"] == "Dump LSASS.exe Memory using ProcDump" {
+			tpl = it
+		}
+	}
+	require.NotNil(t, tpl, rec.Body.String())
+	rec = e.call("GET", "/api/v1/test-templates/"+tpl["id"].(string), "", e.admin)
+	require.Equal(t, 200, rec.Code)
+	tpl = jsonBody(t, rec)
+	args := []any{
+		map[string]any{"name": "output_file", "description": "Path where resulting dump should be placed", "type": "path", "default": `C:\Windows\Temp\lsass_dump.dmp`},
+		map[string]any{"name": "procdump_exe", "description": "Path of Procdump executable", "type": "path", "default": `PathToAtomicsFolder\..\ExternalPayloads\procdump.exe`},
+	}
+	assert.Equal(t, args, tpl["input_arguments"])
+	assert.Equal(t, "command_prompt", tpl["executor"])
+	assert.Equal(t, "powershell", tpl["prerequisites_executor"])
+	assert.Equal(t, "del \"#{output_file}\" >nul 2> nul\n", tpl["cleanup_command"])
+	pre := tpl["prerequisites"].([]any)[0].(map[string]any)
+	assert.Contains(t, pre["description"], "ProcDump tool from Sysinternals must exist on disk at specified location (#{procdump_exe})")
+	assert.Equal(t, "if (Test-Path \"#{procdump_exe}\") {exit 0} else {exit 1}\n", pre["prereq_command"])
+	assert.Contains(t, pre["get_prereq_command"], `Copy-Item "PathToAtomicsFolder\..\ExternalPayloads\Procdump\Procdump.exe" "#{procdump_exe}" -Force`)
+
+	rec = e.call("POST", e.path("/tests"), `{"test_template_id":"`+tpl["id"].(string)+`"}`, e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	mt := jsonBody(t, rec)
+	tid := mt["id"].(string)
+	for _, k := range []string{"input_arguments", "prerequisites", "prerequisites_executor", "executor", "cleanup_command", "elevation_required"} {
+		assert.Equal(t, tpl[k], mt[k], k)
+	}
+	assert.Equal(t, tpl["command"], mt["command_template"])
+	assert.Equal(t, map[string]any{}, mt["argument_values"])
+	rendered := mt["rendered"].(map[string]any)
+	assert.Equal(t, "\"PathToAtomicsFolder\\..\\ExternalPayloads\\procdump.exe\" -accepteula -ma lsass.exe C:\\Windows\\Temp\\lsass_dump.dmp\n", rendered["command"])
+	assert.Equal(t, "del \"C:\\Windows\\Temp\\lsass_dump.dmp\" >nul 2> nul\n", rendered["cleanup_command"])
+	rp := rendered["prerequisites"].([]any)[0].(map[string]any)
+	assert.Equal(t, "if (Test-Path \"PathToAtomicsFolder\\..\\ExternalPayloads\\procdump.exe\") {exit 0} else {exit 1}\n", rp["prereq_command"])
+	assert.NotContains(t, rp["get_prereq_command"], "#{")
+	assert.Equal(t, []any{}, rendered["unfilled"])
+
+	// Red fills in a value; the command uses it, the other keeps its default.
+	rec = e.call("PATCH", e.path("/tests/"+tid), `{"argument_values":{"output_file":"D:\\dumps\\l.dmp","procdump_exe":""}}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	mt = jsonBody(t, rec)
+	assert.Equal(t, map[string]any{"output_file": `D:\dumps\l.dmp`}, mt["argument_values"], "an empty value means the default: not kept")
+	assert.Equal(t, "\"PathToAtomicsFolder\\..\\ExternalPayloads\\procdump.exe\" -accepteula -ma lsass.exe D:\\dumps\\l.dmp\n",
+		mt["rendered"].(map[string]any)["command"])
+	var details string
+	require.NoError(t, e.db.Read.NewQuery(`SELECT details FROM audit_events WHERE action = 'mission_test.update' AND object_id = {:id}`).
+		Bind(map[string]any{"id": tid}).Row(&details))
+	var d map[string]any
+	require.NoError(t, json.Unmarshal([]byte(details), &d), details)
+	assert.Equal(t, map[string]any{"before": map[string]any{}, "after": map[string]any{"output_file": `D:\dumps\l.dmp`}}, d["argument_values"])
+
+	// Only declared arguments; only red (or a lead) fills them in.
+	rec = e.call("PATCH", e.path("/tests/"+tid), `{"argument_values":{"nope":"x"}}`, e.red)
+	require.Equal(t, 422, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), `"argument_values.nope":"is not an input argument of this test"`)
+	rec = e.call("PATCH", e.path("/tests/"+tid), `{"argument_values":{"output_file":"x"}}`, e.blue)
+	require.Equal(t, 403, rec.Code)
+	assert.Equal(t, 400, e.call("PATCH", e.path("/tests/"+tid), `{"argument_values":{"output_file":5}}`, e.red).Code, "values are text")
+	// null clears them all.
+	rec = e.call("PATCH", e.path("/tests/"+tid), `{"argument_values":null}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Equal(t, map[string]any{}, jsonBody(t, rec)["argument_values"])
+
+	// Typed arguments are checked; one without a default is reported unfilled.
+	rec = e.call("POST", "/api/v1/test-templates", `{"name":"Ping sweep","command":"ping -n #{count} #{target}",
+		"input_arguments":[{"name":"count","type":"integer","default":4},{"name":"target","type":"string","default":null}]}`, e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	rec = e.call("POST", e.path("/tests"), `{"test_template_id":"`+jsonBody(t, rec)["id"].(string)+`"}`, e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	mt = jsonBody(t, rec)
+	assert.Equal(t, "ping -n 4 #{target}", mt["rendered"].(map[string]any)["command"])
+	assert.Equal(t, []any{"target"}, mt["rendered"].(map[string]any)["unfilled"])
+	rec = e.call("PATCH", e.path("/tests/"+mt["id"].(string)), `{"argument_values":{"count":"many"}}`, e.red)
+	require.Equal(t, 422, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"argument_values.count":"must be a whole number"`)
+	rec = e.call("PATCH", e.path("/tests/"+mt["id"].(string)), `{"argument_values":{"count":"2","target":"10.0.0.5"}}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Equal(t, "ping -n 2 10.0.0.5", jsonBody(t, rec)["rendered"].(map[string]any)["command"])
+}
+
+// TestNamesNotEmails: notifications and the audit log name people; the
+// e-mail stays available beside the name.
+func TestNamesNotEmails(t *testing.T) {
+	t.Parallel()
+	e := newMissionEnv(t)
+	tid := e.adhoc("Named", `[]`)
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"active"}`, e.admin).Code)
+	rec := e.call("PATCH", e.path("/tests/"+tid), `{"state":"executed"}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	rec = e.call("GET", "/api/v1/notifications", "", e.blue)
+	require.Equal(t, 200, rec.Code)
+	var ns struct {
+		Items []struct {
+			Kind    string         `json:"kind"`
+			Payload map[string]any `json:"payload"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ns))
+	found := false
+	for _, n := range ns.Items {
+		switch n.Kind {
+		case "test.executed":
+			found = true
+			assert.Equal(t, "red", n.Payload["by"], "the display name")
+			assert.Equal(t, "red@example.com", n.Payload["by_email"])
+			assert.Equal(t, e.redID, n.Payload["by_user_id"])
+		case "mission.member_added", "mission.status_changed":
+			assert.Equal(t, "Admin", n.Payload["by"], n.Kind)
+			assert.Equal(t, adminEmail, n.Payload["by_email"], n.Kind)
+		}
+	}
+	assert.True(t, found, rec.Body.String())
+
+	rec = e.call("GET", "/api/v1/audit?action=mission.member_set&object_id="+e.missionID, "", e.admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	var page struct {
+		Items []struct {
+			ActorName  string         `json:"actor_name"`
+			ActorLabel string         `json:"actor_label"`
+			Details    map[string]any `json:"details"`
+		} `json:"items"`
+		Users map[string]struct {
+			Name  string `json:"name"`
+			Email string `json:"email"`
+		} `json:"users"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Len(t, page.Items, 3)
+	for _, it := range page.Items {
+		assert.Equal(t, "Admin", it.ActorName)
+		assert.Equal(t, adminEmail, it.ActorLabel, "the e-mail stays")
+		uid := it.Details["user_id"].(string)
+		assert.NotEmpty(t, page.Users[uid].Name, "the member named in the details is named")
+	}
+	assert.Equal(t, "red", page.Users[e.redID].Name)
+	assert.Equal(t, "red@example.com", page.Users[e.redID].Email)
+	assert.Equal(t, "Admin", page.Users[e.adminID].Name)
 }

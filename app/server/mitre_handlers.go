@@ -20,6 +20,7 @@ func (s *Server) mitreRoutes() []Route {
 		{Method: "GET", Path: "/mitre/techniques/:external_id", Access: Authenticated, h: s.mitreTechnique},
 		{Method: "GET", Path: "/mitre/subtechniques", Access: Authenticated, h: s.mitreSubtechniques},
 		{Method: "POST", Path: "/mitre/sync", Access: Permission, Perm: "mitre.sync", Limit: mitre.MaxBundleBytes + 1<<20, h: s.mitreSync},
+		{Method: "POST", Path: "/mitre/verify", Access: Permission, Perm: "mitre.sync", h: s.mitreVerify},
 	}
 }
 
@@ -31,6 +32,23 @@ func (s *Server) mitreStatus(w http.ResponseWriter, req bunrouter.Request) error
 	return writeJSON(w, http.StatusOK, st)
 }
 
+type verifyRequest struct {
+	SHA256 string `json:"sha256"`
+}
+
+// mitreVerify marks the imported catalogue verified by a sha256 of its
+// bundle (file or content) or its canonical digest; answers the status.
+func (s *Server) mitreVerify(w http.ResponseWriter, req bunrouter.Request) error {
+	var in verifyRequest
+	if err := decodeJSON(req, &in); err != nil {
+		return err
+	}
+	if _, err := s.opts.Mitre.Verify(req.Context(), in.SHA256, principal(req).Actor(meta(req))); err != nil {
+		return err
+	}
+	return s.mitreStatus(w, req)
+}
+
 func includeDeprecated(req bunrouter.Request) (bool, error) {
 	b, err := queryBool(req, "include_deprecated")
 	if err != nil || b == nil {
@@ -39,16 +57,27 @@ func includeDeprecated(req bunrouter.Request) (bool, error) {
 	return *b, nil
 }
 
+// mitreCached answers a catalogue read from the catalogue's cache of encoded
+// answers, keyed by the path and the raw query string: a repeated query is
+// neither parsed nor encoded again (mitre.Service.CachedJSON). build parses
+// the request and computes the answer on a miss; its errors are not cached.
+func (s *Server) mitreCached(w http.ResponseWriter, req bunrouter.Request, build func(v *mitre.View) (any, error)) error {
+	b, err := s.opts.Mitre.CachedJSON(req.Context(), req.URL.Path+"?"+req.URL.RawQuery, build)
+	if err != nil {
+		return err
+	}
+	return writeEncodedJSON(w, http.StatusOK, b)
+}
+
 func (s *Server) mitreTactics(w http.ResponseWriter, req bunrouter.Request) error {
-	inc, err := includeDeprecated(req)
-	if err != nil {
-		return err
-	}
-	items, err := s.opts.Mitre.Tactics(req.Context(), inc)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	return s.mitreCached(w, req, func(v *mitre.View) (any, error) {
+		inc, err := includeDeprecated(req)
+		if err != nil {
+			return nil, err
+		}
+		items := v.Tactics(inc)
+		return map[string]any{"items": items, "total": len(items)}, nil
+	})
 }
 
 func mitreListParams(req bunrouter.Request) (mitre.ListParams, error) {
@@ -71,35 +100,29 @@ func mitreListParams(req bunrouter.Request) (mitre.ListParams, error) {
 }
 
 func (s *Server) mitreTechniques(w http.ResponseWriter, req bunrouter.Request) error {
-	p, err := mitreListParams(req)
-	if err != nil {
-		return err
-	}
-	page, err := s.opts.Mitre.Techniques(req.Context(), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, page)
+	return s.mitreCached(w, req, func(v *mitre.View) (any, error) {
+		p, err := mitreListParams(req)
+		if err != nil {
+			return nil, err
+		}
+		return v.Techniques(p)
+	})
 }
 
 func (s *Server) mitreSubtechniques(w http.ResponseWriter, req bunrouter.Request) error {
-	p, err := mitreListParams(req)
-	if err != nil {
-		return err
-	}
-	page, err := s.opts.Mitre.Subtechniques(req.Context(), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, page)
+	return s.mitreCached(w, req, func(v *mitre.View) (any, error) {
+		p, err := mitreListParams(req)
+		if err != nil {
+			return nil, err
+		}
+		return v.Subtechniques(p)
+	})
 }
 
 func (s *Server) mitreTechnique(w http.ResponseWriter, req bunrouter.Request) error {
-	t, err := s.opts.Mitre.Technique(req.Context(), req.Param("external_id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, t)
+	return s.mitreCached(w, req, func(v *mitre.View) (any, error) {
+		return v.Technique(req.Param("external_id"))
+	})
 }
 
 // mitreSync takes JSON {source, expected_sha256, allow_unverified, version}

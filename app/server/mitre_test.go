@@ -10,11 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/purplebook/purplebook/app/db/dbtest"
+	"github.com/purplebook/purplebook/app/mitre/mitretest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -99,6 +101,23 @@ func TestMitreAPI(t *testing.T) {
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?per_page=1000", "", viewer).Code)
 	assert.Equal(t, 400, e.call("GET", "/api/v1/mitre/techniques?include_deprecated=perhaps", "", viewer).Code)
 
+	// Verified afterwards by the canonical digest: the badge's source.
+	digest := res["canonical_digest"].(string)
+	require.Len(t, digest, 64)
+	assert.Equal(t, 403, e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+digest+`"}`, viewer).Code)
+	rec = e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+strings.Repeat("ab", 32)+`"}`, admin)
+	require.Equal(t, 422, rec.Code)
+	assert.Equal(t, "sha256_mismatch", decodeErr(t, rec).Error.Code)
+	assert.Equal(t, 422, e.call("POST", "/api/v1/mitre/verify", `{"sha256":"nope"}`, admin).Code)
+	rec = e.call("POST", "/api/v1/mitre/verify", `{"sha256":"`+digest+`"}`, admin)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	st = jsonBody(t, rec)
+	assert.Equal(t, true, st["verified"])
+	assert.Equal(t, "sha256", st["verification"])
+	assert.NotNil(t, st["verified_at"])
+	rec = e.call("GET", "/api/v1/mitre/status", "", viewer)
+	assert.Equal(t, true, jsonBody(t, rec)["verified"])
+
 	// JSON form with a file of the import directory, by name or by path.
 	abs, _ := filepath.Abs(attackFile(t, "enterprise-attack-small.json"))
 	for _, src := range []string{abs, "enterprise-attack-small.json"} {
@@ -172,6 +191,62 @@ func TestMitreHugeUploadRejectedEarly(t *testing.T) {
 	assert.Equal(t, "invalid_bundle", decodeErr(t, rec).Error.Code)
 	assert.Less(t, rest.n, int64(8<<20), "stopped early, not after reading 300 MiB")
 	assert.Zero(t, dbtest.Count(t, e.db, "mitre_techniques"))
+}
+
+// Catalogue answers are cached per catalogue state (mitre.CachedJSON): after
+// a re-sync every answer is the new catalogue's, byte for byte what a
+// server that never cached anything answers.
+func TestMitreAnswersAfterResync(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	admin := e.setupAdmin()
+	small, err := os.ReadFile(attackFile(t, "enterprise-attack-small.json"))
+	require.NoError(t, err)
+	rec := e.uploadBundle(admin, small, map[string]string{"allow_unverified": "true"})
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	paths := []string{
+		"/api/v1/mitre/techniques?q=native",
+		"/api/v1/mitre/techniques?tactic=persistence",
+		"/api/v1/mitre/techniques?tactic=execution&per_page=2&page=2",
+		"/api/v1/mitre/tactics",
+		"/api/v1/mitre/subtechniques?technique=T1059",
+		"/api/v1/mitre/techniques/T1106",
+	}
+	get := func(srv *Server, path string) string {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		require.Equal(t, 200, rec.Code, "%s: %s", path, rec.Body.String())
+		assert.Equal(t, "application/json; charset=utf-8", rec.Header().Get("Content-Type"))
+		assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"), path)
+		return rec.Body.String()
+	}
+	uncached := func() *Server {
+		return New(Options{Set: newTestSet(t, e.db, e.clock.now), Assets: testAssets, Version: "test"})
+	}
+	before := map[string]string{}
+	fresh := uncached()
+	for _, p := range paths {
+		before[p] = get(e.srv, p)
+		assert.Equal(t, before[p], get(e.srv, p), "%s: the cached answer", p)
+		assert.Equal(t, get(fresh, p), before[p], p)
+	}
+	assert.Contains(t, before[paths[0]], `"name":"Native API"`)
+	assert.NotContains(t, before[paths[1]], "T1106")
+
+	moved, err := os.ReadFile(mitretest.MoveTechnique(t, attackFile(t, "enterprise-attack-small.json"), "T1106", "persistence", "Native API (moved)"))
+	require.NoError(t, err)
+	rec = e.uploadBundle(admin, moved, map[string]string{"allow_unverified": "true"})
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	fresh = uncached()
+	for _, p := range paths {
+		assert.Equal(t, get(fresh, p), get(e.srv, p), "%s: the new catalogue's answer", p)
+	}
+	assert.Contains(t, get(e.srv, paths[0]), `"name":"Native API (moved)"`)
+	assert.Contains(t, get(e.srv, paths[1]), `"external_id":"T1106"`)
+	assert.NotEqual(t, before[paths[3]], get(e.srv, paths[3]), "technique counts per tactic changed")
+	assert.Contains(t, get(e.srv, paths[5]), `"shortname":"persistence"`)
 }
 
 // TestMitreSyncSources: the issue-14 probe read server files and fetched

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,11 @@ import (
 // Live badge: GET /notifications/stream is a Server-Sent Events stream that
 // sends `event: unread` / `data: {"count":N}` on connect and whenever the
 // count may have changed, and a comment line every streamHeartbeat so
-// proxies keep the connection open. SSE rather than WebSockets: one-way,
+// proxies keep the connection open. The same stream carries the live board:
+// `event: mission` / `data: {"kind","mission_id","test_id","version","actor_id"}`
+// for every committed change in a mission the user is a member of (ids
+// only; the view re-reads through the API), and `event: resync` when events
+// were dropped. SSE rather than WebSockets: one-way,
 // plain HTTP, reconnects by itself, no extra dependency. Clients that cannot
 // hold a stream (or hit the per-user cap, 429) poll GET
 // /notifications/unread-count instead.
@@ -188,6 +193,10 @@ func (s *Server) notificationStream(w http.ResponseWriter, req bunrouter.Request
 			if !recount() {
 				return nil
 			}
+		case <-sub.Events:
+			if !send(missionEvents(sub.TakeEvents())) {
+				return nil
+			}
 		case <-beat.C:
 			if _, err := s.opts.Auth.Authenticate(ctx, token); err != nil {
 				if ctx.Err() == nil {
@@ -200,6 +209,23 @@ func (s *Server) notificationStream(w http.ResponseWriter, req bunrouter.Request
 			}
 		}
 	}
+}
+
+// missionEvents writes mission events as SSE: `event: mission` with the
+// event's JSON each, after an `event: resync` when some were dropped (the
+// view reloads everything).
+func missionEvents(evs []notify.Event, overflow bool) string {
+	var b strings.Builder
+	if overflow {
+		b.WriteString("event: resync\ndata: {}\n\n")
+	}
+	for _, ev := range evs {
+		j, _ := json.Marshal(ev)
+		b.WriteString("event: mission\ndata: ")
+		b.Write(j)
+		b.WriteString("\n\n")
+	}
+	return b.String()
 }
 
 // streamSet tracks the open streams of one Server so that shutdown can end

@@ -193,10 +193,14 @@ func readEvent(t *testing.T, r *bufio.Reader) (sseEvent, error) {
 	}
 }
 
-// unreadEvent reads the next event and returns its count.
+// unreadEvent reads the next unread event (skipping mission events) and
+// returns its count.
 func unreadEvent(t *testing.T, r *bufio.Reader) int {
 	t.Helper()
 	ev, err := readEvent(t, r)
+	for err == nil && ev.name == "mission" {
+		ev, err = readEvent(t, r)
+	}
 	require.NoError(t, err)
 	require.Equal(t, "unread", ev.name)
 	var c struct {
@@ -256,6 +260,72 @@ func TestNotificationStream(t *testing.T) {
 	anon := openStream(t, ctx, ts.URL, "", "")
 	assert.Equal(t, 401, anon.StatusCode)
 	assert.Contains(t, anon.Header.Get("Content-Type"), "application/json")
+}
+
+// missionEvent reads the next mission event (skipping unread counts).
+func missionEvent(t *testing.T, r *bufio.Reader) map[string]any {
+	t.Helper()
+	ev, err := readEvent(t, r)
+	for err == nil && ev.name == "unread" {
+		ev, err = readEvent(t, r)
+	}
+	require.NoError(t, err)
+	require.Equal(t, "mission", ev.name, ev.data)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ev.data), &m), ev.data)
+	return m
+}
+
+// TestMissionEventsStream: the live board. A change in a mission reaches
+// the streams of its members as `event: mission` with ids only; a user
+// who is not a member receives nothing of it.
+func TestMissionEventsStream(t *testing.T) {
+	t.Parallel()
+	e := newMissionEnv(t)
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	tid := e.adhoc("Live one", `[]`)
+	require.Equal(t, 200, e.call("PATCH", e.path(""), `{"status":"active"}`, e.admin).Code)
+
+	blue := openStream(t, ctx, ts.URL, e.blue, "")
+	require.Equal(t, 200, blue.StatusCode)
+	br := bufio.NewReader(blue.Body)
+	outsiderID, outsider := e.user("watcher@example.com", groupBlue)
+	out := openStream(t, ctx, ts.URL, outsider, "")
+	or := bufio.NewReader(out.Body)
+	require.Equal(t, 0, unreadEvent(t, or))
+
+	rec := e.call("PATCH", e.path("/tests/"+tid), `{"state":"executed"}`, e.red)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	ev := missionEvent(t, br)
+	assert.Equal(t, "test.updated", ev["kind"])
+	assert.Equal(t, e.missionID, ev["mission_id"])
+	assert.Equal(t, tid, ev["test_id"])
+	assert.EqualValues(t, jsonBody(t, rec)["version"], ev["version"])
+	assert.Equal(t, e.redID, ev["actor_id"])
+	assert.NotContains(t, ev, "name", "ids only, no content")
+
+	// A new test, a reorder and evidence are events too.
+	tid2 := e.adhoc("Live two", `[]`)
+	ev = missionEvent(t, br)
+	assert.Equal(t, "test.added", ev["kind"])
+	assert.Equal(t, tid2, ev["test_id"])
+	rec = e.call("PUT", e.path("/tests/order"), fmt.Sprintf(`{"test_ids":[%q,%q]}`, tid2, tid), e.admin)
+	require.Equal(t, 204, rec.Code, rec.Body.String())
+	assert.Equal(t, "tests.reordered", missionEvent(t, br)["kind"])
+
+	// The outsider saw none of it: their next event is about a mission
+	// they were just added to.
+	rec = e.call("POST", "/api/v1/missions", `{"name":"Theirs"}`, e.admin)
+	require.Equal(t, 201, rec.Code)
+	other := jsonBody(t, rec)["id"].(string)
+	rec = e.call("POST", "/api/v1/missions/"+other+"/members", fmt.Sprintf(`{"user_id":%q,"role":"blue"}`, outsiderID), e.admin)
+	require.Equal(t, 201, rec.Code, rec.Body.String())
+	ev = missionEvent(t, or)
+	assert.Equal(t, other, ev["mission_id"])
+	assert.Equal(t, "members.changed", ev["kind"])
 }
 
 func TestNotificationStreamLimitsAndShutdown(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/purplebook/purplebook/app/apperr"
@@ -26,8 +27,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("server: encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	if err != nil {
@@ -35,6 +38,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	}
 	return nil
 }
+
+// writeEncodedJSON writes a JSON answer encoded before (by writeJSON's rules).
+func writeEncodedJSON(w http.ResponseWriter, status int, b []byte) error {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	// A known length spares the chunked encoding of larger answers.
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		return errResponseWritten
+	}
+	return nil
+}
+
+// Header values shared by every response. net/http only reads them, so one
+// slice each serves every request without an allocation.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
 
 // errResponseWritten tells the error middleware that the response has gone
 // out already (or the client left): log, but write nothing more.

@@ -64,6 +64,7 @@ func (s *Server) apiRoutes() []Route {
 	rs = append(rs, s.levelRoutes()...)
 	rs = append(rs, s.resultsRoutes()...)
 	rs = append(rs, s.bundleRoutes()...)
+	rs = append(rs, s.workRoutes()...)
 	if s.opts.EnableReset {
 		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset})
 	}

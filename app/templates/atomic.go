@@ -775,8 +775,10 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 	var tplRows, tagRows [][]any
 	var events []audit.Event
 	tagCols := []string{"id", "test_template_id", "kind", "created_at", "tactic_id", "technique_id", "subtechnique_id"}
+	ids := make([]string, 0, len(fresh))
 	for _, f := range fresh {
 		id := db.NewID()
+		ids = append(ids, id)
 		p := f.in.params()
 		p["id"], p["source"], p["source_ref"], p["created_by"] = id, orDefault(f.in.Source, "atomic"), f.in.SourceRef, createdBy
 		p["created_at"], p["updated_at"], p["version"] = now, now, 1
@@ -804,6 +806,9 @@ func (s *Service) createMany(ctx context.Context, tx *dbx.Tx, actor audit.Actor,
 	}
 	if err := db.InsertRows(ctx, tx, "test_template_mitre_tags", tagCols, tagRows); err != nil {
 		return fmt.Errorf("templates: atomics: tags: %w", err)
+	}
+	if err := refreshFilterColumns(ctx, tx, ids); err != nil {
+		return err
 	}
 	if err := audit.RecordMany(ctx, tx, now, actor, events); err != nil {
 		return fmt.Errorf("templates: atomics: %w", err)

@@ -455,6 +455,14 @@ func TestImportAtomicsTagsWhenCatalogueSynced(t *testing.T) {
 	got, err := s.Get(ctx, tpl.ID)
 	require.NoError(t, err)
 	assert.Len(t, got.MitreTags, len(refs))
+	assertFoldsTrue(t, s, m, d) // the re-import's updates kept the filter columns
+
+	// The bulk insert of a first import into a synced catalogue (createMany)
+	// writes them too.
+	s2, m2, d2 := newAtomicLib(t)
+	syncBundle(t, m2, "enterprise-attack-core.json.gz")
+	assert.Equal(t, sampleTotal, importSample(t, s2).Created)
+	assertFoldsTrue(t, s2, m2, d2)
 }
 
 func TestImportAtomicsQuirksAndSkips(t *testing.T) {

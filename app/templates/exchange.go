@@ -148,7 +148,7 @@ func dedupe(xs []string) []string {
 
 func unknownIDs(field, what string, ids []string) error {
 	return apperr.New(apperr.ErrNotFound, "not_found", "No such %s: %s.", what, strings.Join(ids, ", ")).
-		WithDetails(map[string]any{field: "unknown: " + strings.Join(ids, ", ")})
+		WithDetails(map[string]any{field: "include unknown ids: " + strings.Join(ids, ", ")})
 }
 
 // ExportLibrary builds the exchange document: the requested templates in
@@ -159,11 +159,11 @@ func (s *Service) ExportLibrary(ctx context.Context, p ExportParams) (*Library, 
 	tplIDs, scIDs := dedupe(p.TemplateIDs), dedupe(p.ScenarioIDs)
 	if len(tplIDs) == 0 && len(scIDs) == 0 {
 		return nil, (&apperr.Invalid{Message: "Choose the test templates or scenario templates to export.",
-			Fields: map[string]string{"template_ids": "give template_ids or scenario_ids"}})
+			Fields: map[string]string{"template_ids": "must list templates or scenarios"}})
 	}
 	if len(scIDs) > MaxLibraryScenarios || len(tplIDs) > MaxLibraryTemplates {
 		return nil, &apperr.Invalid{Message: fmt.Sprintf("Export at most %d test templates and %d scenarios at once.", MaxLibraryTemplates, MaxLibraryScenarios),
-			Fields: map[string]string{"template_ids": "too many"}}
+			Fields: map[string]string{"template_ids": "has too many entries"}}
 	}
 	for _, list := range [][]string{tplIDs, scIDs} {
 		var bad []string
@@ -218,7 +218,7 @@ func (s *Service) ExportLibrary(ctx context.Context, p ExportParams) (*Library, 
 	all = dedupe(all)
 	if len(all) > MaxLibraryTemplates {
 		return nil, &apperr.Invalid{Message: fmt.Sprintf("Export at most %d test templates at once.", MaxLibraryTemplates),
-			Fields: map[string]string{"template_ids": "too many"}}
+			Fields: map[string]string{"template_ids": "has too many entries"}}
 	}
 
 	// Templates with their tags.
@@ -304,7 +304,7 @@ func DecodeLibrary(r io.Reader) (*Library, error) {
 		switch {
 		case errors.As(err, &syn):
 			return nil, &apperr.Invalid{Message: fmt.Sprintf("The library document is not valid JSON (error at byte %d).", syn.Offset),
-				Fields: map[string]string{"document": "invalid JSON"}}
+				Fields: map[string]string{"document": "is not valid JSON"}}
 		case errors.As(err, &typ):
 			field := strings.ReplaceAll(typ.Field, ".Input.", ".") // the embedded struct is not part of the format
 			if field == "" {
@@ -313,7 +313,7 @@ func DecodeLibrary(r io.Reader) (*Library, error) {
 			return nil, &apperr.Invalid{Message: fmt.Sprintf("The library document has a value of the wrong type at %s.", field),
 				Fields: map[string]string{field: "must be " + typ.Type.Kind().String()}}
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, &apperr.Invalid{Message: "The library document is empty or cut short.", Fields: map[string]string{"document": "incomplete"}}
+			return nil, &apperr.Invalid{Message: "The library document is empty or cut short.", Fields: map[string]string{"document": "is incomplete"}}
 		}
 		return nil, sourceError(err, apperr.Unprocessable("invalid_library", "The library document cannot be read: %v.", err))
 	}
@@ -321,7 +321,7 @@ func DecodeLibrary(r io.Reader) (*Library, error) {
 		if err != nil && !strings.Contains(err.Error(), "invalid character") {
 			return nil, sourceError(err, apperr.Unprocessable("invalid_library", "The library document cannot be read: %v.", err))
 		}
-		return nil, &apperr.Invalid{Message: "The library document must be exactly one JSON object.", Fields: map[string]string{"document": "trailing data"}}
+		return nil, &apperr.Invalid{Message: "The library document must be exactly one JSON object.", Fields: map[string]string{"document": "has data after its JSON object"}}
 	}
 	return &doc, nil
 }
@@ -337,7 +337,7 @@ func (doc *Library) validate() error {
 	}
 	switch {
 	case doc.FormatVersion > LibraryFormatVersion:
-		inv.Add("format_version", fmt.Sprintf("%d was written by a newer Purplebook; this one reads version %d", doc.FormatVersion, LibraryFormatVersion))
+		inv.Add("format_version", fmt.Sprintf("is %d, written by a newer Purplebook; this one reads version %d", doc.FormatVersion, LibraryFormatVersion))
 	case doc.FormatVersion != LibraryFormatVersion:
 		inv.Add("format_version", fmt.Sprintf("must be %d", LibraryFormatVersion))
 	}
@@ -348,7 +348,7 @@ func (doc *Library) validate() error {
 		inv.Add("scenarios", fmt.Sprintf("must have at most %d entries", MaxLibraryScenarios))
 	}
 	if len(doc.Templates) == 0 && len(doc.Scenarios) == 0 {
-		inv.Add("templates", "the document holds no templates and no scenarios")
+		inv.Add("templates", "must not be empty: the document holds no templates and no scenarios")
 	}
 	if len(inv.Fields) > 0 {
 		return libraryInvalid(&inv)
@@ -362,7 +362,7 @@ func (doc *Library) validate() error {
 		case !reOrigin.MatchString(t.OriginID):
 			inv.Add(at+".origin_id", "must be 1 to 100 letters, digits or . _ : -")
 		case origins[t.OriginID]:
-			inv.Add(at+".origin_id", fmt.Sprintf("%s appears twice", t.OriginID))
+			inv.Add(at+".origin_id", fmt.Sprintf("appears twice (%s)", t.OriginID))
 		}
 		origins[t.OriginID] = true
 		t.AtomicGUID = strings.ToLower(strings.TrimSpace(t.AtomicGUID))
@@ -390,7 +390,7 @@ func (doc *Library) validate() error {
 		case !db.ValidID(sc.OriginID):
 			inv.Add(at+".origin_id", "must be a UUID")
 		case scOrigins[sc.OriginID]:
-			inv.Add(at+".origin_id", fmt.Sprintf("%s appears twice", sc.OriginID))
+			inv.Add(at+".origin_id", fmt.Sprintf("appears twice (%s)", sc.OriginID))
 		}
 		scOrigins[sc.OriginID] = true
 		check := ScenarioInput{Name: sc.Name, Description: sc.Description, TestTemplateIDs: sc.TestOriginIDs}
@@ -412,7 +412,7 @@ func (doc *Library) validate() error {
 			}
 		}
 		if len(unknown) > 0 {
-			inv.Add(at+".test_origin_ids", "not among the document's templates: "+strings.Join(dedupe(unknown), ", "))
+			inv.Add(at+".test_origin_ids", "must name templates of the document; unknown: "+strings.Join(dedupe(unknown), ", "))
 		}
 		if len(inv.Fields) >= 50 {
 			break

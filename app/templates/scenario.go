@@ -86,7 +86,7 @@ func (s *Service) checkEntries(ctx context.Context, b dbx.Builder, ids []string)
 		}
 		for id := range distinct {
 			if !ok[id] {
-				bad = append(bad, id+" is not a live test template")
+				bad = append(bad, "must be live test templates ("+id+" is not)")
 			}
 		}
 	}

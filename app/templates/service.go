@@ -22,8 +22,11 @@ import (
 
 // Options are the service's dependencies.
 type Options struct {
-	DB    *db.DB
-	Mitre *mitre.Service   // tags are resolved against its catalogue
+	DB *db.DB
+	// Mitre is the catalogue tags are resolved against. New registers
+	// RefreshFilterColumns as its sync hook, so every sync keeps the library's
+	// derived filter columns (filtercols.go) true in the sync's transaction.
+	Mitre *mitre.Service
 	Now   func() time.Time // nil = time.Now
 	// TempDir holds archive uploads while they are read (the process's
 	// area in the data dir); "" = the OS temp directory (tests only).
@@ -36,6 +39,7 @@ type Service struct {
 	mitre   *mitre.Service
 	now     func() time.Time
 	tempDir string
+	sparse  int // List: one-pass limit (sparseMatches)
 }
 
 // New builds the service.
@@ -43,7 +47,14 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir}
+	if o.Mitre != nil {
+		o.Mitre.OnSync(RefreshFilterColumns)
+	}
+	sparse := sparseMatches
+	if o.DB != nil && o.DB.Driver() == "postgres" {
+		sparse = onePassAlways
+	}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparse}
 }
 
 // NewAtomicCollector starts an Atomic import whose archives are read
@@ -83,7 +94,7 @@ func cleanList(inv *apperr.Invalid, field string, xs []string, maxLen int) []str
 			continue
 		}
 		if utf8.RuneCountInString(x) > maxLen || strings.ContainsAny(x, "|\x00") {
-			inv.Add(field, fmt.Sprintf("entries must be at most %d characters, without '|'", maxLen))
+			inv.Add(field, fmt.Sprintf("must have entries of at most %d characters, without '|'", maxLen))
 			continue
 		}
 		k := db.Fold(x)
@@ -133,15 +144,15 @@ func (in *Input) normalize() error {
 	for _, a := range in.InputArguments {
 		switch {
 		case strings.TrimSpace(a.Name) == "":
-			inv.Add("input_arguments", "every argument needs a name")
+			inv.Add("input_arguments", "must each have a name")
 		case names[a.Name]:
-			inv.Add("input_arguments", fmt.Sprintf("argument %q appears twice", a.Name))
+			inv.Add("input_arguments", fmt.Sprintf("must not name an argument twice (%q)", a.Name))
 		}
 		names[a.Name] = true
 		switch a.Default.(type) {
 		case nil, string, float64, bool, json.Number, int, int64:
 		default:
-			inv.Add("input_arguments", fmt.Sprintf("default of %q must be a string, number, boolean or null", a.Name))
+			inv.Add("input_arguments", fmt.Sprintf("must have defaults that are text, numbers, true/false or empty (%q has not)", a.Name))
 		}
 	}
 	if len(in.MitreTags) > maxMitreTag {
@@ -217,7 +228,7 @@ func (s *Service) resolveTags(ctx context.Context, refs []TagRef, lenient bool) 
 			return out, warnings, nil
 		}
 		return nil, nil, &apperr.Invalid{Message: "Unknown ATT&CK ids: " + strings.Join(unknown, ", ") + ".",
-			Fields: map[string]string{"mitre_tags": "unknown: " + strings.Join(unknown, ", ")}}
+			Fields: map[string]string{"mitre_tags": "include unknown ATT&CK ids: " + strings.Join(unknown, ", ")}}
 	}
 	return out, warnings, nil
 }
@@ -363,6 +374,8 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, id string, up U
 			if err := writeTags(ctx, tx, now, id, resolved); err != nil {
 				return err
 			}
+		} else if err := refreshFilterColumns(ctx, tx, []string{id}); err != nil { // platforms and tags feed filter_bits
+			return err
 		}
 		return audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.update", ObjectType: "test_template", ObjectID: id,
 			Details: diff(before, in)})

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -137,7 +138,10 @@ func orEmpty(t []Tag) []Tag {
 }
 
 // tagsFor renders the ATT&CK tags of the given templates with the
-// catalogue's current names, urls and states.
+// catalogue's current names, urls and states: the tag rows from b, the
+// names from the catalogue snapshot (no join with the catalogue tables,
+// whose long descriptions make every row a multi-page read). Should the
+// snapshot not know a tagged row yet, the tags come from the tables.
 func (s *Service) tagsFor(ctx context.Context, b dbx.Builder, ids []string) (map[string][]Tag, error) {
 	out := map[string][]Tag{}
 	if len(ids) == 0 {
@@ -147,21 +151,62 @@ func (s *Service) tagsFor(ctx context.Context, b dbx.Builder, ids []string) (map
 	for i, id := range ids {
 		in[i] = id
 	}
-	var rows []Tag
-	q := func(kind, table, col string) error {
-		var part []Tag
-		err := b.Select("tag.test_template_id", "tag.kind", "m.external_id", "m.name", "m.url", "m.revoked", "m.deprecated", "m.removed").
-			From("test_template_mitre_tags tag").InnerJoin(table+" m", dbx.NewExp("m.id = tag."+col)).
-			Where(dbx.In("tag.test_template_id", in...)).WithContext(ctx).All(&part)
-		rows = append(rows, part...)
-		return err
+	var refs []struct {
+		TemplateID     string  `db:"test_template_id"`
+		Kind           string  `db:"kind"`
+		TacticID       *string `db:"tactic_id"`
+		TechniqueID    *string `db:"technique_id"`
+		SubtechniqueID *string `db:"subtechnique_id"`
 	}
-	for _, k := range [][3]string{{"tactic", "mitre_tactics", "tactic_id"}, {"technique", "mitre_techniques", "technique_id"},
-		{"subtechnique", "mitre_subtechniques", "subtechnique_id"}} {
-		if err := q(k[0], k[1], k[2]); err != nil {
+	if err := b.Select("test_template_id", "kind", "tactic_id", "technique_id", "subtechnique_id").From("test_template_mitre_tags").
+		Where(dbx.In("test_template_id", in...)).WithContext(ctx).All(&refs); err != nil {
+		return nil, fmt.Errorf("templates: tags: %w", err)
+	}
+	v, err := s.mitre.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Tag, 0, len(refs))
+	for _, r := range refs {
+		id := r.TacticID
+		if r.Kind == "technique" {
+			id = r.TechniqueID
+		} else if r.Kind == "subtechnique" {
+			id = r.SubtechniqueID
+		}
+		e, ok := mitre.Entry{}, false
+		if id != nil {
+			e, ok = v.Entry(r.Kind, *id)
+		}
+		if !ok {
+			return s.tagsFromTables(ctx, b, in)
+		}
+		rows = append(rows, Tag{Kind: r.Kind, ExternalID: e.ExternalID, Name: e.Name, URL: e.URL, State: e.State, TemplateID: r.TemplateID})
+	}
+	return groupTags(rows), nil
+}
+
+// tagsFromTables is tagsFor reading the names from the catalogue tables.
+func (s *Service) tagsFromTables(ctx context.Context, b dbx.Builder, in []any) (map[string][]Tag, error) {
+	var rows []Tag
+	for _, k := range [][2]string{{"mitre_tactics", "tactic_id"}, {"mitre_techniques", "technique_id"}, {"mitre_subtechniques", "subtechnique_id"}} {
+		var part []Tag
+		if err := b.Select("tag.test_template_id", "tag.kind", "m.external_id", "m.name", "m.url", "m.revoked", "m.deprecated", "m.removed").
+			From("test_template_mitre_tags tag").InnerJoin(k[0]+" m", dbx.NewExp("m.id = tag."+k[1])).
+			Where(dbx.In("tag.test_template_id", in...)).WithContext(ctx).All(&part); err != nil {
 			return nil, fmt.Errorf("templates: tags: %w", err)
 		}
+		for i := range part {
+			part[i].State = mitre.State(part[i].Revoked, part[i].Deprecated, part[i].Removed)
+		}
+		rows = append(rows, part...)
 	}
+	return groupTags(rows), nil
+}
+
+// groupTags orders tags (tactics, techniques, subtechniques, each by id) and
+// groups them by template.
+func groupTags(rows []Tag) map[string][]Tag {
 	kindOrder := map[string]int{"tactic": 0, "technique": 1, "subtechnique": 2}
 	sort.Slice(rows, func(i, j int) bool {
 		if kindOrder[rows[i].Kind] != kindOrder[rows[j].Kind] {
@@ -169,21 +214,66 @@ func (s *Service) tagsFor(ctx context.Context, b dbx.Builder, ids []string) (map
 		}
 		return rows[i].ExternalID < rows[j].ExternalID
 	})
+	out := map[string][]Tag{}
 	for _, t := range rows {
-		t.State = mitre.State(t.Revoked, t.Deprecated, t.Removed)
 		out[t.TemplateID] = append(out[t.TemplateID], t)
 	}
-	return out, nil
+	return out
 }
 
+// sortColumns are the list orders. Each is the order of one of the
+// ix_test_templates_list_* indexes (migration 0004), read forwards or
+// backwards, so a page is a walk along an index, never a sort of the
+// matches; "-x" is the exact reverse of "x". created_at (API only, the
+// library screen does not offer it) has no index and sorts the matches.
 var sortColumns = map[string][]string{
 	"name": {"name_fold ASC", "id ASC"}, "-name": {"name_fold DESC", "id DESC"},
 	"created_at": {"created_at ASC", "id ASC"}, "-created_at": {"created_at DESC", "id DESC"},
 	"updated_at": {"updated_at ASC", "id ASC"}, "-updated_at": {"updated_at DESC", "id DESC"},
-	"opsec_level": {"opsec_level ASC", "name_fold ASC"}, "-opsec_level": {"opsec_level DESC", "name_fold ASC"},
+	"opsec_level": {"opsec_level ASC", "name_fold ASC", "id ASC"}, "-opsec_level": {"opsec_level DESC", "name_fold DESC", "id DESC"},
 }
 
+// reverseOrder flips every term of an order.
+func reverseOrder(order []string) []string {
+	out := make([]string, len(order))
+	for i, o := range order {
+		col, dir, _ := strings.Cut(o, " ")
+		if dir == "DESC" {
+			out[i] = col + " ASC"
+		} else {
+			out[i] = col + " DESC"
+		}
+	}
+	return out
+}
+
+// sparseMatches is how many matches a list takes in one pass: up to this
+// many, the matches are collected (no order), counted and sorted in one
+// statement; beyond it, counting and an index walk are cheaper than sorting
+// (Service.sparse; tests lower it to reach both paths with few rows).
+const sparseMatches = 500
+
+// onePassAlways is the one-pass limit on PostgreSQL: every list is the
+// one statement. Its planner filters a sequential scan of the rows (it has
+// no covering list index: see migration 0004) and sorts the matches with a
+// bounded heap, so a count and an index walk would be two more scans, not a
+// cheaper path.
+const onePassAlways = 1 << 30
+
 // List filters, sorts and pages the library.
+//
+// The match set is built once. A first statement collects up to
+// sparseMatches+1 matches by the cheapest access path, without order
+// (SQLite's planner would otherwise walk the sort index through every
+// entry to find a few matches), then counts and sorts them and cuts the
+// page: for a sparse result that is the whole answer. A dense result is
+// counted by one pass over the covering list index, and the page is a walk
+// along the sort order's index that stops at the page, starting from the far
+// end when the page lies in the second half: it reads at most half of the
+// matches and sorts nothing. A page past the end skips the walk. On
+// PostgreSQL every filtered list takes the first statement (onePassAlways);
+// the whole library (no filter) is counted and walked by index. The page's
+// rows and tags are then fetched by id.
 func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], error) {
 	p.PageParams = p.PageParams.Normalize()
 	order, ok := sortColumns[p.Sort]
@@ -198,29 +288,117 @@ func (s *Service) List(ctx context.Context, p ListParams) (db.Page[Template], er
 	if err != nil {
 		return db.Page[Template]{}, err
 	}
-	var total int
-	if err := s.db.Read.Select("COUNT(*)").From("test_templates").Where(where).WithContext(ctx).Row(&total); err != nil {
-		return db.Page[Template]{}, fmt.Errorf("templates: count: %w", err)
+	offset, limit := int(p.Offset()), p.PerPage
+	total, ids := -1, []string(nil)
+	if s.sparse != onePassAlways || p.filtered() {
+		if total, ids, err = s.sparsePage(ctx, where, order, offset, limit); err != nil {
+			return db.Page[Template]{}, err
+		}
 	}
-	var rows []row
-	if err := s.db.Read.Select(rowColumns...).From("test_templates").Where(where).OrderBy(order...).
-		Limit(int64(p.PerPage)).Offset(p.Offset()).WithContext(ctx).All(&rows); err != nil {
-		return db.Page[Template]{}, fmt.Errorf("templates: list: %w", err)
+	if total < 0 { // dense
+		if err := s.db.Read.Select("COUNT(*)").From("test_templates").Where(where).WithContext(ctx).Row(&total); err != nil {
+			return db.Page[Template]{}, fmt.Errorf("templates: count: %w", err)
+		}
+		if offset >= total {
+			return db.NewPage([]Template{}, total, p.PageParams), nil
+		}
+		limit = min(limit, total-offset)
+		reversed := offset+limit/2 > total/2
+		if reversed {
+			order, offset = reverseOrder(order), total-offset-limit
+		}
+		if err := s.db.Read.Select("id").From("test_templates").Where(where).OrderBy(order...).
+			Limit(int64(limit)).Offset(int64(offset)).WithContext(ctx).Column(&ids); err != nil {
+			return db.Page[Template]{}, fmt.Errorf("templates: list: %w", err)
+		}
+		if reversed {
+			slices.Reverse(ids)
+		}
 	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	tags, err := s.tagsFor(ctx, s.db.Read, ids)
+	items, err := s.byIDs(ctx, ids)
 	if err != nil {
 		return db.Page[Template]{}, err
 	}
-	items := make([]Template, len(rows))
-	for i, r := range rows {
-		items[i] = r.template()
-		items[i].MitreTags = orEmpty(tags[r.ID])
-	}
 	return db.NewPage(items, total, p.PageParams), nil
+}
+
+// filtered reports whether any filter but the live/deleted view is set.
+func (p ListParams) filtered() bool {
+	return p.Tactic != "" || p.Technique != "" || p.Subtechnique != "" || p.Opsec != "" || p.Platform != "" || p.Tag != "" ||
+		strings.TrimSpace(p.Q) != ""
+}
+
+// sparsePage answers a list whose matches number at most s.sparse in
+// one statement: the total and the page's ids in order. It returns total -1
+// when there are more matches.
+func (s *Service) sparsePage(ctx context.Context, where dbx.Expression, order []string, offset, limit int) (int, []string, error) {
+	params := dbx.Params{"sp_cap": s.sparse + 1, "sp_max": s.sparse, "sp_limit": limit, "sp_offset": offset}
+	cond := where.Build(s.db.Read, params)
+	var keys, outer []string
+	for _, o := range order {
+		col, dir, _ := strings.Cut(o, " ")
+		keys = append(keys, col)
+		outer = append(outer, "p."+col+" "+dir)
+	}
+	cols := strings.Join(keys, ", ")
+	var rows []struct {
+		Total int     `db:"total"`
+		ID    *string `db:"id"`
+	}
+	err := s.db.Read.NewQuery(`WITH m AS MATERIALIZED (SELECT ` + cols + ` FROM test_templates WHERE ` + cond + ` LIMIT {:sp_cap})
+		SELECT c.n AS total, p.id AS id FROM (SELECT COUNT(*) AS n FROM m) c
+		LEFT JOIN (SELECT ` + cols + ` FROM m WHERE (SELECT COUNT(*) FROM m) <= {:sp_max}
+			ORDER BY ` + strings.Join(order, ", ") + ` LIMIT {:sp_limit} OFFSET {:sp_offset}) p ON 1 = 1
+		ORDER BY ` + strings.Join(outer, ", ")).Bind(params).WithContext(ctx).All(&rows)
+	if err != nil {
+		return 0, nil, fmt.Errorf("templates: list: %w", err)
+	}
+	if len(rows) == 0 || rows[0].Total > s.sparse {
+		return -1, nil, nil
+	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if r.ID != nil {
+			ids = append(ids, *r.ID)
+		}
+	}
+	return rows[0].Total, ids, nil
+}
+
+// byIDs reads templates with their tags, in the order of ids (ids that no
+// longer exist are left out).
+func (s *Service) byIDs(ctx context.Context, ids []string) ([]Template, error) {
+	items := make([]Template, 0, len(ids))
+	if len(ids) == 0 {
+		return items, nil
+	}
+	in := make([]any, len(ids))
+	for i, id := range ids {
+		in[i] = id
+	}
+	var rows []row
+	if err := s.db.Read.Select(rowColumns...).From("test_templates").Where(dbx.In("id", in...)).
+		WithContext(ctx).All(&rows); err != nil {
+		return nil, fmt.Errorf("templates: list: %w", err)
+	}
+	byID := make(map[string]row, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	tags, err := s.tagsFor(ctx, s.db.Read, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			continue
+		}
+		t := r.template()
+		t.MitreTags = orEmpty(tags[id])
+		items = append(items, t)
+	}
+	return items, nil
 }
 
 func unknownFilter(name, value string) error {
@@ -233,30 +411,46 @@ func (s *Service) filter(ctx context.Context, p ListParams) (dbx.Expression, err
 	if p.Deleted {
 		conds[0] = dbx.NewExp("deleted_at IS NOT NULL")
 	}
-	// ATT&CK filters: the catalogue snapshot turns "in this tactic" and
-	// "this technique or its subtechniques" into id lists, so the query is
-	// one indexed lookup per tag column (SQLite's multi-index OR).
+	// Terms in rising cost, as SQLite evaluates them in order: integer
+	// tests first (the Bloom filter of every '|x|' value asked for, see
+	// filtercols.go), then the short lists, the name and description last.
+	var bits int64
+	var lists []dbx.Expression
+	list := func(col, key string, kind byte, value string) {
+		v := db.Fold(value)
+		bits |= bloomBit(kind, v)
+		lists = append(lists, dbx.NewExp(col+` LIKE {:`+key+`} ESCAPE '\'`, dbx.Params{key: "%|" + db.EscapeLike(v) + "|%"}))
+	}
+	if p.Platform != "" {
+		list("platforms_fold", "fpl", bitPlatform, p.Platform)
+	}
+	if p.Tag != "" {
+		list("tags_fold", "ftg", bitTag, p.Tag)
+	}
+	// ATT&CK filters read the derived columns: "in this tactic" and "this
+	// technique or one of its subtechniques" are one LIKE each. The
+	// catalogue names unknown ids (422).
 	if p.Tactic != "" {
-		ta, techs, subs, err := s.mitre.TacticMembers(ctx, p.Tactic)
+		t, err := s.mitre.Tactic(ctx, p.Tactic)
 		if err != nil {
 			return nil, unknownFilter("tactic", p.Tactic)
 		}
-		conds = append(conds, tagFilter(ta, techs, subs))
+		list("tactics_fold", "fta", bitTactic, t.ExternalID)
 	}
 	if p.Technique != "" {
-		te, subs, err := s.mitre.SubtechniqueIDs(ctx, p.Technique)
-		if err != nil {
+		if _, _, _, _, err := s.mitre.Resolve(ctx, "technique", p.Technique); err != nil {
 			return nil, unknownFilter("technique", p.Technique)
 		}
-		conds = append(conds, tagFilter("", []string{te}, subs))
+		list("techniques_fold", "fte", bitTechnique, p.Technique)
 	}
 	if p.Subtechnique != "" {
-		id, _, _, _, err := s.mitre.Resolve(ctx, "subtechnique", strings.ToUpper(p.Subtechnique))
-		if err != nil {
+		if _, _, _, _, err := s.mitre.Resolve(ctx, "subtechnique", p.Subtechnique); err != nil {
 			return nil, unknownFilter("subtechnique", p.Subtechnique)
 		}
-		conds = append(conds, dbx.NewExp(`id IN (SELECT test_template_id FROM test_template_mitre_tags WHERE subtechnique_id = {:fsu})`,
-			dbx.Params{"fsu": id}))
+		list("techniques_fold", "fsu", bitTechnique, p.Subtechnique)
+	}
+	if bits != 0 {
+		conds = append(conds, dbx.NewExp(`(filter_bits & {:fbits}) = {:fbits}`, dbx.Params{"fbits": bits}))
 	}
 	if p.Opsec != "" {
 		if !opsecLevels[p.Opsec] {
@@ -264,45 +458,11 @@ func (s *Service) filter(ctx context.Context, p ListParams) (dbx.Expression, err
 		}
 		conds = append(conds, dbx.HashExp{"opsec_level": p.Opsec})
 	}
-	if p.Platform != "" {
-		conds = append(conds, dbx.NewExp(`platforms_fold LIKE {:fpl} ESCAPE '\'`, dbx.Params{"fpl": "%|" + db.EscapeLike(db.Fold(p.Platform)) + "|%"}))
-	}
-	if p.Tag != "" {
-		conds = append(conds, dbx.NewExp(`tags_fold LIKE {:ftg} ESCAPE '\'`, dbx.Params{"ftg": "%|" + db.EscapeLike(db.Fold(p.Tag)) + "|%"}))
-	}
+	conds = append(conds, lists...)
 	if q := db.Fold(p.Q); q != "" {
 		conds = append(conds, dbx.NewExp(`search_fold LIKE {:fq} ESCAPE '\'`, dbx.Params{"fq": db.LikeContains(q)}))
 	}
 	return dbx.And(conds...), nil
-}
-
-// tagFilter matches templates tagged with the tactic or any of the listed
-// techniques or subtechniques.
-func tagFilter(tacticID string, techniqueIDs, subtechniqueIDs []string) dbx.Expression {
-	params := dbx.Params{}
-	var or []string
-	list := func(col, prefix string, ids []string) {
-		if len(ids) == 0 {
-			return
-		}
-		ph := make([]string, len(ids))
-		for i, id := range ids {
-			k := fmt.Sprintf("%s%d", prefix, i)
-			params[k] = id
-			ph[i] = "{:" + k + "}"
-		}
-		or = append(or, col+" IN ("+strings.Join(ph, ", ")+")")
-	}
-	if tacticID != "" {
-		params["tgta"] = tacticID
-		or = append(or, "tactic_id = {:tgta}")
-	}
-	list("technique_id", "tgte", techniqueIDs)
-	list("subtechnique_id", "tgsu", subtechniqueIDs)
-	if len(or) == 0 {
-		return dbx.NewExp("1 = 0")
-	}
-	return dbx.NewExp("id IN (SELECT test_template_id FROM test_template_mitre_tags WHERE "+strings.Join(or, " OR ")+")", params)
 }
 
 func writeTags(ctx context.Context, tx *dbx.Tx, now db.Time, templateID string, tags []resolvedTag) error {
@@ -317,5 +477,5 @@ func writeTags(ctx context.Context, tx *dbx.Tx, now db.Time, templateID string, 
 			return fmt.Errorf("templates: tag %s: %w", t.ext, err)
 		}
 	}
-	return nil
+	return refreshFilterColumns(ctx, tx, []string{templateID})
 }

@@ -39,8 +39,8 @@ test('users: search, create with inline errors, edit groups and disable, new pas
   await page.getByRole('button', { name: 'New user' }).click();
   const create = page.getByRole('dialog', { name: 'New user' });
   await create.getByRole('button', { name: 'Create user' }).click();
-  await expect(create.getByLabel('Name')).toHaveAccessibleDescription('Enter a name.');
-  await expect(create.getByLabel('Email')).toHaveAccessibleDescription('Enter an email address.');
+  await expect(create.getByLabel('Name')).toHaveAccessibleDescription('Name is required.');
+  await expect(create.getByLabel('Email')).toHaveAccessibleDescription('Email is required.');
   await create.getByLabel('Name').fill('Ursula User');
   await create.getByLabel('Email').fill(process.env.PURPLEBOOK_E2E_ADMIN_EMAIL!);
   await create.getByRole('textbox', { name: 'Password', exact: true }).fill('a long enough password');
@@ -82,7 +82,7 @@ test('users: search, create with inline errors, edit groups and disable, new pas
   const pw = page.getByRole('dialog', { name: 'New password for Ursula Operator' });
   await pw.getByRole('textbox', { name: 'New password', exact: true }).fill('short');
   await pw.getByRole('button', { name: 'Set password' }).click();
-  await expect(pw.getByRole('textbox', { name: 'New password', exact: true })).toHaveAccessibleDescription(/Use at least 12 characters/);
+  await expect(pw.getByRole('textbox', { name: 'New password', exact: true })).toHaveAccessibleDescription(/New password must be at least 12 characters/);
   await pw.getByRole('textbox', { name: 'New password', exact: true }).fill('another fine password');
   await pw.getByRole('button', { name: 'Set password' }).click();
   await expect(pw).toBeHidden();

@@ -341,24 +341,30 @@ test('an unknown technique shows the server message in the drawer', async ({ pag
 
 test('without a catalogue the page offers the import', async ({ page }) => {
   const empty = { items: [], total: 0, page: 1, per_page: 200 };
+  const noCatalogue = {
+    last_sync: null,
+    version: '',
+    source_url: '',
+    sha256: '',
+    verified: false,
+    verification: '',
+    spec_version: '',
+    counts: { tactics: 0, techniques: 0, subtechniques: 0, active_techniques: 0, active_subtechniques: 0 },
+    change_count: 0,
+    default_url: 'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack-18.1.json',
+    default_version: '18.1',
+    default_sha256: '',
+  };
+  // Home reads the catalogue's status from GET /me/work.
+  await page.route('**/api/v1/me/work', async (route) => {
+    const res = await route.fetch();
+    route.fulfill({ response: res, json: { ...(await res.json()), catalogue: noCatalogue } });
+  });
   await page.route('**/api/v1/mitre/tactics*', (route) => route.fulfill({ json: { items: [], total: 0 } }));
   await page.route('**/api/v1/mitre/techniques?*', (route) => route.fulfill({ json: empty }));
   await page.route('**/api/v1/mitre/status', (route) =>
     route.fulfill({
-      json: {
-        last_sync: null,
-        version: '',
-        source_url: '',
-        sha256: '',
-        verified: false,
-        verification: '',
-        spec_version: '',
-        counts: { tactics: 0, techniques: 0, subtechniques: 0, active_techniques: 0, active_subtechniques: 0 },
-        change_count: 0,
-        default_url: 'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack-18.1.json',
-        default_version: '18.1',
-        default_sha256: '',
-      },
+      json: noCatalogue,
     }),
   );
   await page.goto('/attack');

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, expect as baseExpect } from './fixtures';
 import { shots } from './helpers';
+import { expectAccessible } from './a11y';
 
 const expect = baseExpect.configure({ timeout: 20_000 });
 test.describe.configure({ timeout: 120_000 });
@@ -70,9 +71,13 @@ test('back up now, download and restore it, schedule, delete', async ({ page }) 
   await expect(schedule).toContainText('Every day, keeping the newest 3');
   await expect(schedule.getByLabel('Keep the newest')).toHaveValue('3');
 
+  await expectAccessible(page, 'backups');
   await shots(page, 'backups-1280');
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(page.getByRole('button', { name: 'Back up now' })).toBeVisible();
+  // Nothing wider than the phone's screen.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await expectAccessible(page, 'backups at 390 px');
   await shots(page, 'backups-390');
   await page.setViewportSize({ width: 1280, height: 800 });
 

@@ -35,9 +35,9 @@ test('form fields show the server details as inline errors', async ({ page }) =>
 
   const name = dialog.getByLabel('Name');
   await expect(name).toHaveAttribute('aria-invalid', 'true');
-  await expect(name).toHaveAccessibleDescription('Enter a name.');
+  await expect(name).toHaveAccessibleDescription('Name is required.');
   const email = dialog.getByLabel('Email');
-  await expect(email).toHaveAccessibleDescription(/The link is shown once.*Enter an email address/);
+  await expect(email).toHaveAccessibleDescription(/The link is shown once.*Email must be an email address/);
   // The error toast shows above the modal dialog and can be dismissed there.
   const errorToast = page.getByRole('alert').getByTestId('toast').filter({ hasText: 'Some fields are invalid.' });
   await expect(errorToast).toBeVisible();

@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect } from './fixtures';
+import { test, expect as baseExpect } from './fixtures';
 import { shots, unique } from './helpers';
+
+// The machine running the suite may be busy: generous waits, never sleeps.
+const expect = baseExpect.configure({ timeout: 30_000 });
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -51,6 +54,7 @@ async function entryNames(page: Page): Promise<string[]> {
 }
 
 test.beforeEach(({ accessToken }) => {
+  test.slow();
   test.skip(!accessToken, 'the library screens need a signed-in user');
 });
 
@@ -69,12 +73,33 @@ test('library table: search, filter chips, editor with the ATT&CK tag picker', a
   await expect(table.locator('tbody tr')).toHaveCount(1);
   await expect(table).toContainText(`${prefix} C`);
   await expect(page.getByTestId('filter-chips')).toContainText('OPSEC: high');
+  // The filters live in the address: reload keeps them, back and forward walk them.
+  await expect(page).toHaveURL(/[?&]opsec=high/);
+  await expect(page).toHaveURL(new RegExp(`[?&]q=${prefix}`));
+  await page.reload();
+  await expect(page.getByTestId('filter-opsec')).toHaveValue('high');
+  await expect(page.getByTestId('library-search')).toHaveValue(prefix);
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+  await page.goBack();
+  await expect(page).not.toHaveURL(/opsec=high/);
+  await expect(page.getByTestId('filter-opsec')).toHaveValue('');
+  await expect(table.locator('tbody tr')).toHaveCount(3);
+  await page.goForward();
+  await expect(page.getByTestId('filter-opsec')).toHaveValue('high');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
   await page.getByRole('button', { name: 'Remove the OPSEC filter' }).click();
   await expect(table.locator('tbody tr')).toHaveCount(3);
   await shots(page, 'library-table');
 
-  // Edit C: add a tag through the picker with the keyboard, save.
+  // Opening C shows it read only; Edit opens the editor.
   await table.getByRole('button', { name: `${prefix} C`, exact: true }).click();
+  const view = page.getByTestId('template-view');
+  await expect(view).toBeVisible();
+  await expect(view.getByTestId('view-command')).toHaveText('whoami');
+  await expect(view.getByRole('textbox')).toHaveCount(0);
+  await shots(page, 'library-view', { fullPage: false });
+  await view.getByTestId('view-edit').click();
+  // Edit C: add a tag through the picker with the keyboard, save.
   const editor = page.getByTestId('template-editor');
   await expect(editor).toBeVisible();
   const picker = editor.getByTestId('tag-picker-input');

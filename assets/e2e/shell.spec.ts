@@ -11,7 +11,7 @@ test('unknown paths show the 404 page; links navigate without a reload', async (
   await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
   await page.getByRole('link', { name: 'Go to Home' }).click();
   await expect(page).toHaveURL(/\/$/);
-  await expect(page.getByRole('region', { name: 'Database' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Waiting for you' })).toBeVisible();
   expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
 
   // Back button returns to the 404 page (History API).
@@ -111,7 +111,7 @@ test.describe('narrow screen', () => {
     await expect(page.getByRole('button', { name: 'Close navigation' })).toHaveAttribute('aria-expanded', 'true');
     await page.screenshot({ path: fileURLToPath(new URL('../test-results/mobile-nav.png', import.meta.url)) });
     await nav.getByRole('link', { name: 'Home' }).click();
-    await expect(page.getByRole('region', { name: 'Database' })).toBeVisible();
+    await expect(page.getByRole('region', { name: 'Waiting for you' })).toBeVisible();
     await expect(nav).toBeHidden();
     await page.screenshot({ path: fileURLToPath(new URL('../test-results/mobile-home.png', import.meta.url)), fullPage: true });
   });

@@ -40,6 +40,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/services"
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 )
 
 var cpuProfile string
@@ -105,6 +106,19 @@ func main() {
 	noEvExport, noEvImport, size := withoutEvidence(ctx, src, work, missionID)
 	fmt.Printf("export (no evidence): %6.3f s  (target ≤ 1 s)  bundle %.1f MB\n", noEvExport.Seconds(), float64(size)/1e6)
 	fmt.Printf("import (no evidence): %6.3f s  dry run + apply (target ≤ 2 s)\n", noEvImport.Seconds())
+	evMB := float64(evBytes) / 1e6
+	for _, f := range []benchkit.Figure{
+		{Name: "bundles_export_evidence_rate", Value: mbps(expSecs), Unit: "MB/s", Goal: fmt.Sprintf(">=%.1f", 0.8*mbps(tarSecs)),
+			Floor: mbps(tarSecs), HasFloor: true, Label: fmt.Sprintf("bundle export with %.0f MB of evidence (goal: 80%% of tar)", evMB), FloorLabel: "tar c | tar x"},
+		{Name: "bundles_import_evidence_rate", Value: mbps(impSecs), Unit: "MB/s", Goal: fmt.Sprintf(">=%.1f", 0.8*mbps(tarSecs)),
+			Floor: mbps(tarSecs), HasFloor: true, Label: fmt.Sprintf("bundle import with %.0f MB of evidence (goal: 80%% of tar)", evMB), FloorLabel: "tar c | tar x"},
+		{Name: "bundles_export_rss", Value: float64(expRSS) / 1024, Unit: "MB", Goal: "<=100", Label: "bundle export peak RSS"},
+		{Name: "bundles_import_rss", Value: float64(impRSS) / 1024, Unit: "MB", Goal: "<=100", Label: "bundle import peak RSS"},
+		{Name: "bundles_export_no_evidence", Value: noEvExport.Seconds(), Unit: "s", Goal: "<=1", Label: fmt.Sprintf("bundle export, %d tests, no evidence", *nTests)},
+		{Name: "bundles_import_no_evidence", Value: noEvImport.Seconds(), Unit: "s", Goal: "<=2", Label: "bundle import (dry run + apply), no evidence"},
+	} {
+		f.Print()
+	}
 }
 
 func open(ctx context.Context, dir string) *services.Set {

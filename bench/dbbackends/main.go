@@ -21,6 +21,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 )
 
 func main() {
@@ -64,6 +65,14 @@ func main() {
 	fmt.Printf("%-8s  insert %8.1f ms   list %8.1f ms\n", "postgres", ms(median(p.insert)), ms(median(p.list)))
 	fmt.Printf("ratio postgres/sqlite: insert %.2fx, list %.2fx\n",
 		ms(median(p.insert))/ms(median(s.insert)), ms(median(p.list))/ms(median(s.list)))
+	for _, f := range []benchkit.Figure{
+		{Name: "dbbackends_insert_postgres", Value: ms(median(p.insert)), Unit: "ms", Floor: ms(median(s.insert)), HasFloor: true,
+			Label: fmt.Sprintf("insert %d audit events in one transaction (PostgreSQL)", *rows), FloorLabel: "the same on SQLite"},
+		{Name: "dbbackends_list_postgres", Value: ms(median(p.list)), Unit: "ms", Floor: ms(median(s.list)), HasFloor: true,
+			Label: "list them 200 per page with totals (PostgreSQL)", FloorLabel: "the same on SQLite"},
+	} {
+		f.Print()
+	}
 }
 
 func workload(ctx context.Context, d *db.DB, n int) (time.Duration, time.Duration) {

@@ -41,6 +41,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/db"
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 	"github.com/purplebook/purplebook/bench/internal/instance"
 )
 
@@ -217,6 +218,8 @@ func main() {
 		t := results[name]
 		fmt.Printf("%-8s %5d %7d %6d %7d %5d %8d %6d %9d %8d %11d %8d\n", name, t.runs, t.killedMidway, t.cleanRestarts,
 			t.acked, t.lost, t.opAcked, t.opLost, t.leftovers, t.orphans, t.brokenAudit, t.corrupt)
+		benchkit.Figure{Name: "faults_" + name + "_unclean", Value: float64(t.runs - t.cleanRestarts + t.lost + t.opLost + t.orphans + t.brokenAudit + t.corrupt),
+			Unit: "count", Goal: "=0", Label: fmt.Sprintf("kill -9 during %s x%d: unclean restarts + losses + orphans + broken audit + corruption", name, t.runs)}.Print()
 	}
 	if failed {
 		fmt.Println("FAIL: something acknowledged was lost or a restart was not clean")

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 	"github.com/purplebook/purplebook/bench/internal/instance"
 )
 
@@ -81,6 +82,8 @@ func main() {
 			bb := wrk(*threads, *conns, *wrkDur, bareURL, "")
 			stop()
 			fmt.Printf("%-26s %12.0f %12.0f %7.1f%% %10d\n", p.name, pb, bb, 100*pb/bb, len(body))
+			benchkit.Figure{Name: "hotreads_" + strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(p.name), Value: pb, Unit: "req/s",
+				Floor: bb, HasFloor: true, Label: fmt.Sprintf("%s, wrk -c%d", p.name, *conns), FloorLabel: "bare net/http, same bytes"}.Print()
 		}
 	}
 	if *soak <= 0 {
@@ -153,6 +156,8 @@ func flat(samples []int64) {
 	}
 	fmt.Printf("RSS after warm-up: mean %.1f MiB, min %.1f, max %.1f (spread %.1f%% of the mean): %s (within 10%%)\n",
 		mean/(1<<20), float64(lo)/(1<<20), float64(hi)/(1<<20), spread, verdict)
+	benchkit.Figure{Name: "hotreads_soak_rss_spread", Value: spread, Unit: "%", Goal: "<=20",
+		Label: "soak at half the maximum rate: RSS spread after warm-up (within ±10% of the mean)"}.Print()
 }
 
 // load sends GETs of paths round robin from conns workers for d: as fast

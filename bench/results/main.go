@@ -32,8 +32,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,7 @@ import (
 	"github.com/purplebook/purplebook/app/results"
 	"github.com/purplebook/purplebook/app/services"
 	"github.com/purplebook/purplebook/app/tally"
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 )
 
 func main() {
@@ -235,7 +238,21 @@ func measure(n int, label, target string, f func()) {
 		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 	}
 	fmt.Printf("%-58s %10s %10s   %s\n", label, p(0.5), p(0.9), target)
+	goal := ""
+	if v, unit, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(target, "≤")), " "); ok {
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			if unit == "s" {
+				n *= 1000
+			}
+			goal = "<=" + strconv.FormatFloat(n, 'f', -1, 64)
+		}
+	}
+	name, _, _ := strings.Cut(label, " (")
+	benchkit.Figure{Name: "results_" + strings.Trim(nonWord.ReplaceAllString(strings.ToLower(name), "_"), "_"),
+		Value: benchkit.Ms(ds[len(ds)/2]), Unit: "ms", Goal: goal, Label: label + ", p50"}.Print()
 }
+
+var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 
 // generator bulk-inserts valid rows.
 type generator struct {

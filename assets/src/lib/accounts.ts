@@ -41,6 +41,16 @@ export function loginMfa(mfaToken: string, code: string): Promise<SessionRespons
   return api.post<SessionResponse>('/auth/login', { mfa_token: mfaToken, code }, { skipAuthRetry: true });
 }
 
+/** What the acceptance page shows before the account exists (POST /invitations/lookup, public). */
+export interface InvitationPreview {
+  email: string;
+  invited_by: string;
+  groups: string[];
+  expires_at: string;
+}
+export const lookupInvitation = (token: string) =>
+  api.post<InvitationPreview>('/invitations/lookup', { token }, { skipAuthRetry: true });
+
 export function acceptInvitation(body: { token: string; name: string; password: string }): Promise<SessionResponse> {
   return api.post<SessionResponse>('/invitations/accept', body, { skipAuthRetry: true });
 }
@@ -139,6 +149,8 @@ export const createUser = (body: { email: string; name: string; password: string
 export const updateUser = (id: string, body: { name?: string; email?: string; disabled?: boolean; group_ids?: string[] }) =>
   api.patch<UserDetail>(`/users/${encodeURIComponent(id)}`, body);
 export const deleteUser = (id: string) => api.delete(`/users/${encodeURIComponent(id)}`);
+/** Turns off two-factor authentication of another account (user.manage); its sessions end. */
+export const resetUserMfa = (id: string) => api.post<void>(`/users/${encodeURIComponent(id)}/mfa/reset`);
 export const setUserPassword = (id: string, password: string) =>
   api.post<void>(`/users/${encodeURIComponent(id)}/password`, { password });
 
@@ -214,7 +226,7 @@ export interface NewInvitation extends Invitation {
 
 export const listInvitations = (q: { status?: string; q?: string; page?: number; per_page?: number } = {}) =>
   api.get<Page<Invitation>>('/invitations', { query: query(q) });
-export const createInvitation = (body: { email: string; group_ids: string[]; expires_in_hours: number }) =>
+export const createInvitation = (body: { email: string; group_ids: string[]; expires_in_hours: number; replace?: boolean }) =>
   api.post<NewInvitation>('/invitations', body);
 export const revokeInvitation = (id: string) => api.delete(`/invitations/${encodeURIComponent(id)}`);
 
@@ -224,7 +236,10 @@ export interface AuditEntry {
   id: string;
   at: string;
   actor_user_id: string | null;
+  /** The e-mail (or "console", "anonymous") recorded at the time. */
   actor_label: string;
+  /** The actor's current display name ('' for non-users). */
+  actor_name?: string;
   action: string;
   object_type: string;
   object_id: string;
@@ -244,7 +259,8 @@ export interface AuditQuery {
   per_page?: number;
 }
 
-export const listAudit = (q: AuditQuery = {}) => api.get<Page<AuditEntry>>('/audit', { query: query(q) });
+export const listAudit = (q: AuditQuery = {}) =>
+  api.get<Page<AuditEntry> & { users?: Record<string, import('./auditlog').UserRef> }>('/audit', { query: query(q) });
 
 // ---- Settings -------------------------------------------------------------
 

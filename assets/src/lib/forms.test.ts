@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseErrorResponse } from './api';
 import {
+  FormCheck,
+  dateOrderProblem,
+  labelFor,
+  textProblem,
   emailProblem,
   fieldSentence,
   formatWait,
@@ -18,8 +22,8 @@ import {
 
 describe('passwords', () => {
   it('follows the server rules: length, variety, not the name or email', () => {
-    expect(passwordProblem('')).toBe('Enter a password.');
-    expect(passwordProblem('short')).toMatch(/at least 12/);
+    expect(passwordProblem('')).toBe('is required');
+    expect(passwordProblem('short')).toBe('must be at least 12 characters');
     expect(passwordProblem('x'.repeat(257))).toMatch(/at most 256/);
     expect(passwordProblem('abababababab')).toMatch(/repetitive/);
     expect(passwordProblem('anastasia123', ['anastasia@example.org'])).toMatch(/name or email/);
@@ -44,7 +48,7 @@ describe('passwords', () => {
 
 describe('emails and names', () => {
   it.each([
-    ['', 'Enter an email address.'],
+    ['', 'is required'],
     ['ana', /like name@example.com/],
     ['ana@', /like name@example.com/],
     ['@x.org', /like name@example.com/],
@@ -58,9 +62,9 @@ describe('emails and names', () => {
   });
 
   it('nameProblem', () => {
-    expect(nameProblem('  ')).toBe('Enter a name.');
-    expect(nameProblem('', 'your name')).toBe('Enter your name.');
-    expect(nameProblem('x'.repeat(201))).toMatch(/200/);
+    expect(nameProblem('  ')).toBe('is required');
+    expect(nameProblem('x'.repeat(201))).toBe('must be at most 200 characters');
+    expect(nameProblem('x'.repeat(101), 100)).toBe('must be at most 100 characters');
     expect(nameProblem('a\u0007b')).toMatch(/control/);
     expect(nameProblem('Ana Analyst')).toBe('');
   });
@@ -81,7 +85,11 @@ describe('server field errors', () => {
     expect(fieldSentence('Password', 'must be at least 12 characters')).toBe('Password must be at least 12 characters.');
     expect(fieldSentence('Email', 'is already in use')).toBe('Email is already in use.');
     expect(fieldSentence('Code', 'was already used; wait for the next code')).toBe('Code was already used; wait for the next code.');
-    expect(fieldSentence('Permissions', 'unknown permission "x"')).toBe('Unknown permission "x".');
+    expect(fieldSentence('Permissions', 'include unknown permissions: x')).toBe('Permissions include unknown permissions: x.');
+    expect(fieldSentence('End date', 'must not be before the start date')).toBe('End date must not be before the start date.');
+    // A capitalised problem is a whole sentence: kept as it is.
+    expect(fieldSentence('Value', 'Turn on MFA for your own account first.')).toBe('Turn on MFA for your own account first.');
+    expect(fieldSentence('Name', 'The two passwords differ')).toBe('The two passwords differ.');
     expect(fieldSentence('Name', 'Enter a name.')).toBe('Enter a name.');
     expect(fieldSentence('Name', '')).toBe('');
   });
@@ -131,5 +139,52 @@ describe('clearFieldError', () => {
     clearFieldError(errors, { target: { name: '' } } as unknown as Event);
     clearFieldError(errors, { target: null } as unknown as Event);
     expect(errors).toEqual({ email: 'Enter an email address.' });
+  });
+});
+
+describe('FormCheck: one way for every form', () => {
+  const labels = { name: 'Name', starts_on: 'Start date', ends_on: 'End date', notes: 'Notes' };
+
+  it('words client problems with the labels, first problem per field', () => {
+    const c = new FormCheck(labels)
+      .add('name', textProblem('  ', 200, true))
+      .add('name', 'must be at most 200 characters')
+      .add('ends_on', dateOrderProblem('2026-03-10', '2026-03-01'))
+      .add('starts_on', '');
+    expect(c.ok).toBe(false);
+    expect(c.errors).toEqual({ name: 'Name is required.', ends_on: 'End date must not be before the start date.' });
+    expect(new FormCheck(labels).add('ends_on', dateOrderProblem('2026-03-01', '2026-03-01')).ok).toBe(true);
+    expect(dateOrderProblem('', '2026-03-01')).toBe('');
+  });
+
+  it('turns the server details into the same sentences under the same fields', () => {
+    const err = parseErrorResponse(
+      422,
+      '',
+      JSON.stringify({
+        error: {
+          code: 'validation_failed',
+          message: 'Some fields are invalid.',
+          details: { ends_on: 'must not be before the start date', name: 'is required', 'outcomes.0.notes': 'must be at most 20000 characters' },
+        },
+      }),
+    );
+    expect(new FormCheck(labels).server(err)).toEqual({
+      ends_on: 'End date must not be before the start date.',
+      name: 'Name is required.',
+      'outcomes.0.notes': 'Notes must be at most 20000 characters.',
+    });
+  });
+
+  it('finds labels of nested keys', () => {
+    expect(labelFor('outcomes.1.alert_name', { alert_name: 'Alert / rule name' })).toBe('Alert / rule name');
+    expect(labelFor('outcomes.1.alert_name', {})).toBe('Alert name');
+    expect(labelFor('ends_on', labels)).toBe('End date');
+  });
+
+  it('client and server agree on the words', () => {
+    // The same predicate the server sends (app/missions/service.go).
+    expect(dateOrderProblem('2026-02-02', '2026-02-01')).toBe('must not be before the start date');
+    expect(textProblem('x'.repeat(5), 4)).toBe('must be at most 4 characters');
   });
 });

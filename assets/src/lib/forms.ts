@@ -58,38 +58,56 @@ export function passwordScore(pw: string, context: readonly (string | null | und
   return passwordHints(pw, context).filter((h) => h.ok).length;
 }
 
-/** The first problem with a new password that the client can see, or "" (the server also checks a list of common passwords). */
+/**
+ * The first problem with a new password that the client can see, or "" (the
+ * server also checks a list of common passwords). Like every *Problem below
+ * it is a label-free predicate worded as the server's (app/auth/password.go):
+ * the form shows it with the field's label (fieldSentence / FormCheck).
+ */
 export function passwordProblem(pw: string, context: readonly (string | null | undefined)[] = []): string {
   const n = chars(pw).length;
-  if (n === 0) return 'Enter a password.';
-  if (n < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
-  if (n > MAX_PASSWORD_LENGTH) return `Use at most ${MAX_PASSWORD_LENGTH} characters.`;
+  if (n === 0) return 'is required';
+  if (n < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (n > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;
   const hints = passwordHints(pw, context);
-  if (!hints.find((h) => h.id === 'variety')!.ok) return 'This password is too repetitive; choose another.';
-  if (!hints.find((h) => h.id === 'personal')!.ok) return 'This password is too close to your name or email.';
+  if (!hints.find((h) => h.id === 'variety')!.ok) return 'is too repetitive; choose another';
+  if (!hints.find((h) => h.id === 'personal')!.ok) return 'is too close to your name or email';
   return '';
 }
 
-/** Mirrors the server's email check (app/auth/service.go ValidateEmail); "" when fine. */
+/** Mirrors the server's email check (app/auth/users.go ValidateEmail); "" when fine. */
 export function emailProblem(email: string): string {
   const e = email.trim();
-  if (e === '') return 'Enter an email address.';
-  if (e.length > 254) return 'Use at most 254 characters.';
+  if (e === '') return 'is required';
+  if (e.length > 254) return 'must be at most 254 characters';
   const at = e.indexOf('@');
   if (at <= 0 || at === e.length - 1 || e.indexOf('@', at + 1) >= 0 || /[\s<>"(),;:\\[\]]/.test(e)) {
-    return 'Enter an email address like name@example.com.';
+    return 'must be an email address like name@example.com';
   }
   return '';
 }
 
 /** Mirrors the server's name check (ValidateName); "" when fine. */
-export function nameProblem(name: string, what = 'a name'): string {
+export function nameProblem(name: string, max = 200): string {
   const n = name.trim();
-  if (n === '') return `Enter ${what}.`;
-  if (chars(n).length > 200) return 'Use at most 200 characters.';
+  if (n === '') return 'is required';
+  if (chars(n).length > max) return `must be at most ${max} characters`;
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(n)) return 'Remove the control characters.';
+  if (/[\u0000-\u001f\u007f]/.test(n)) return 'must not contain control characters';
   return '';
+}
+
+/** Mirrors text.Check (app/text): optional text up to max characters. */
+export function textProblem(v: string, max: number, required = false): string {
+  if (required && v.trim() === '') return 'is required';
+  if (chars(v).length > max) return `must be at most ${max} characters`;
+  return '';
+}
+
+/** A date range: the end may not come before the start (ISO dates or datetimes compare as text). */
+export function dateOrderProblem(start: string | null | undefined, end: string | null | undefined, what = 'the start date'): string {
+  if (!start || !end) return '';
+  return end < start ? `must not be before ${what}` : '';
 }
 
 /** A TOTP code is six digits; spaces and dashes are ignored. */
@@ -101,18 +119,64 @@ export function isTotpCode(code: string): boolean {
   return /^\d{6}$/.test(normalizeCode(code));
 }
 
-const VERB_START = /^(is|are|was|were|must|has|have|should|does|do|cannot|can't|may|needs?|already)\b/;
-
 /**
- * Turns a server field problem into a sentence for the field:
- * ("Password", "must be at least 12 characters") → "Password must be at least 12 characters.".
- * A problem that is already a sentence is kept (with a capital and a full stop).
+ * Turns a field problem into the sentence shown under the field. The server
+ * and the client checks word problems the same way (app/fieldmessages_test.go
+ * keeps the server to it): a label-free predicate starting with a lowercase
+ * letter gets the label in front ("End date" + "must not be before the start
+ * date" → "End date must not be before the start date."); anything else is a
+ * whole sentence, kept as it is (with a full stop).
  */
 export function fieldSentence(label: string, problem: string): string {
   const p = problem.trim();
   if (!p) return '';
-  const body = VERB_START.test(p) ? `${label} ${p}` : p.charAt(0).toUpperCase() + p.slice(1);
+  const body = /^[a-z]/.test(p) ? `${label} ${p}` : p;
   return /[.!?]$/.test(body) ? body : `${body}.`;
+}
+
+/**
+ * The one way a form collects its inline errors, client checks and server
+ * answers alike: every error is keyed by the API field name (so the server's
+ * details land on the same field) and worded with that field's label.
+ *
+ *   const check = new FormCheck({ name: 'Name', ends_on: 'End date' });
+ *   check.add('name', nameProblem(form.name));
+ *   check.add('ends_on', dateOrderProblem(form.starts_on, form.ends_on));
+ *   if (!check.ok) { errors = check.errors; return; }
+ *   …catch (err) { errors = check.server(err); }
+ */
+export class FormCheck {
+  readonly errors: FieldErrors = {};
+  constructor(readonly labels: Record<string, string>) {}
+
+  /** Records a problem (a predicate or a sentence) for a field; the first one per field wins. */
+  add(key: string, problem: string | null | undefined): this {
+    if (problem && !this.errors[key]) this.errors[key] = fieldSentence(this.label(key), problem);
+    return this;
+  }
+
+  label(key: string): string {
+    return labelFor(key, this.labels);
+  }
+
+  get ok(): boolean {
+    return noErrors(this.errors);
+  }
+
+  /** The field errors of a failed request, worded with the labels ({} for other failures). */
+  server(err: unknown): FieldErrors {
+    return serverFieldErrors(err, this.labels);
+  }
+}
+
+/**
+ * The label of an error key. Nested keys ("outcomes.0.notes") use the label
+ * of their full path, else of their last part, else a humanised name.
+ */
+export function labelFor(key: string, labels: Record<string, string>): string {
+  if (labels[key]) return labels[key];
+  const last = key.split('.').pop() ?? key;
+  return labels[last] ?? humanize(last);
 }
 
 /**
@@ -123,7 +187,7 @@ export function serverFieldErrors(err: unknown, labels: Record<string, string>):
   if (!(err instanceof ApiError)) return {};
   const out: FieldErrors = {};
   for (const [k, v] of Object.entries(err.fieldErrors)) {
-    out[k] = fieldSentence(labels[k] ?? humanize(k), v);
+    out[k] = fieldSentence(labelFor(k, labels), v);
   }
   return out;
 }

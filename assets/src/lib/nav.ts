@@ -16,6 +16,8 @@ import BookIcon from './icons/BookIcon.svelte';
 import LayersIcon from './icons/LayersIcon.svelte';
 import BarChartIcon from './icons/BarChartIcon.svelte';
 import UploadIcon from './icons/UploadIcon.svelte';
+import ServerIcon from './icons/ServerIcon.svelte';
+import SlidersIcon from './icons/SlidersIcon.svelte';
 import DatabaseIcon from './icons/DatabaseIcon.svelte';
 
 export interface NavItem {
@@ -40,7 +42,9 @@ export const navItems: NavItem[] = [
   { href: '/admin/users', label: 'Users', icon: UsersIcon, section: 'Administration', perm: 'user.manage' },
   { href: '/admin/groups', label: 'Groups', icon: ShieldIcon, section: 'Administration', perm: 'group.manage' },
   { href: '/admin/invitations', label: 'Invitations', icon: UserPlusIcon, section: 'Administration', perm: 'invitation.manage' },
+  { href: '/admin/settings', label: 'Settings', icon: SlidersIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
+  { href: '/admin/system', label: 'System', icon: ServerIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/backups', label: 'Backups', icon: DatabaseIcon, section: 'Administration', perm: 'backup.manage' },
 ];
 

@@ -10,6 +10,11 @@ export function getMitreStatus(signal?: AbortSignal): Promise<MitreStatus> {
   return api.get<MitreStatus>('/mitre/status', { signal });
 }
 
+/** POST /mitre/verify: marks the imported catalogue verified by a sha256 or its content digest; answers the status. */
+export function verifyCatalogue(sha256: string): Promise<MitreStatus> {
+  return api.post<MitreStatus>('/mitre/verify', { sha256 });
+}
+
 export async function listTactics(includeDeprecated: boolean, signal?: AbortSignal): Promise<Tactic[]> {
   const res = await api.get<{ items: Tactic[]; total: number }>('/mitre/tactics', {
     query: { include_deprecated: includeDeprecated || undefined },

@@ -40,6 +40,13 @@ class Catalogue {
     return this.#pending;
   }
 
+  /** Takes a status fetched by someone else (Home's GET /me/work carries it). */
+  adopt(st: MitreStatus) {
+    this.status = st;
+    this.error = null;
+    this.needsAuth = false;
+  }
+
   /** After a successful sync: new status, and a signal for views to reload. */
   async synced() {
     this.generation++;

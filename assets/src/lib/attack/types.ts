@@ -21,15 +21,24 @@ export interface MitreStatus {
   last_sync: string | null;
   version: string;
   source_url: string;
+  /** sha256 of the imported bundle's content (uncompressed). */
   sha256: string;
+  /** sha256 of the file as received (differs when it was gzipped). */
+  file_sha256?: string;
+  /** The release's content digest (app/mitre/digest.go; docs/API.md). */
+  canonical_digest?: string;
   verified: boolean;
   verification: Verification;
+  /** Set when an administrator verified the catalogue after importing it. */
+  verified_at?: string | null;
   spec_version: string;
   counts: CatalogueCounts;
   change_count: number;
   default_url: string;
   default_version: string;
   default_sha256: string;
+  /** The canonical digest of the pinned release. */
+  default_digest?: string;
 }
 
 export interface Tactic {

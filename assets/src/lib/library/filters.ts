@@ -82,3 +82,33 @@ export function splitList(s: string): string[] {
   }
   return out;
 }
+
+/**
+ * The library's state in the address bar, so back/forward and reload keep
+ * the filters: "?tactic=TA0002&technique=T1059&q=powershell&page=2".
+ * Defaults are left out; unknown parameters are ignored.
+ */
+export function filtersToSearch(f: LibraryFilters, page = 1): string {
+  const sp = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (f[k].trim()) sp.set(k, f[k].trim());
+  if (f.q.trim()) sp.set('q', f.q.trim());
+  if (f.deleted) sp.set('deleted', '1');
+  if (f.sort && f.sort !== 'name') sp.set('sort', f.sort);
+  if (page > 1) sp.set('page', String(page));
+  const s = sp.toString();
+  return s ? `?${s}` : '';
+}
+
+const SORT_KEYS = new Set(['name', 'created_at', 'updated_at', 'opsec_level']);
+
+export function filtersFromSearch(search: string): { filters: LibraryFilters; page: number } {
+  const sp = new URLSearchParams(search);
+  const f = emptyFilters();
+  for (const k of FILTER_KEYS) f[k] = sp.get(k)?.trim() ?? '';
+  f.q = sp.get('q') ?? '';
+  f.deleted = sp.get('deleted') === '1';
+  const sort = sp.get('sort') ?? 'name';
+  f.sort = SORT_KEYS.has(sort.replace(/^-/, '')) ? sort : 'name';
+  const page = Number(sp.get('page'));
+  return { filters: f, page: Number.isInteger(page) && page > 1 ? page : 1 };
+}

@@ -3,7 +3,10 @@ import {
   buildBluePatch,
   buildRedPatch,
   controlRowsFrom,
+  firstDetection,
   formatDuration,
+  isReadOnly,
+  openTests,
   groupTests,
   levelColors,
   notificationHref,
@@ -15,7 +18,7 @@ import {
   type MissionTest,
   type Outcome,
 } from './missions';
-import { describe as describeNotification, readCount } from './notifications';
+import { actorTitle, describe as describeNotification, readCount } from './notifications';
 
 function mk(over: Partial<MissionTest> = {}): MissionTest {
   return {
@@ -210,5 +213,51 @@ describe('SSE parsing', () => {
     expect(r.events).toEqual([{ event: 'unread', data: '{"count":2}' }]);
     expect(r.rest).toBe('event: unread\ndata: {"cou');
     expect(parseSse('event: unauthenticated\r\ndata: {}\r\n\r\n').events).toEqual([{ event: 'unauthenticated', data: '{}' }]);
+  });
+});
+
+describe('firstDetection', () => {
+  const lv = (key: string, counts: boolean) => ({ id: key, key, name: key, rank: 1, color: '', counts_as_detected: counts });
+  const o = (control: string, level: ReturnType<typeof lv>, times: Partial<Outcome>): Outcome => ({
+    control, expected: true, level, logged_at: null, alerted_at: null, prevented_at: null, alert_name: '', notes: '', ...times,
+  });
+  it('is the earliest time of a control that counts as detected', () => {
+    // The issue's example: SIEM logged 10:04, EDR alerted 10:09.
+    const t = {
+      outcomes: [
+        o('EDR', lv('alerted', true), { alerted_at: '2026-01-05T10:09:00Z' }),
+        o('SIEM', lv('logged', true), { logged_at: '2026-01-05T10:04:00Z' }),
+        o('Proxy', lv('none', false), { logged_at: '2026-01-05T09:00:00Z' }),
+      ],
+    };
+    expect(firstDetection(t)).toEqual({ at: '2026-01-05T10:04:00Z', control: 'SIEM', how: 'logged' });
+  });
+  it('is null when nothing was detected', () => {
+    expect(firstDetection({ outcomes: [o('EDR', lv('none', false), { alerted_at: '2026-01-05T10:09:00Z' })] })).toBeNull();
+    expect(firstDetection({ outcomes: [] })).toBeNull();
+  });
+});
+
+describe('read-only missions', () => {
+  it('completed and archived missions give nobody write rights', () => {
+    const can = () => true;
+    expect(testRights('lead', can, 'active')).toEqual({ red: true, blue: true, lead: true });
+    expect(testRights('lead', can, 'completed')).toEqual({ red: false, blue: false, lead: false });
+    expect(testRights('red', can, 'archived')).toEqual({ red: false, blue: false, lead: false });
+    expect(isReadOnly('planned')).toBe(false);
+  });
+  it('counts the open tests for the completion question', () => {
+    expect(openTests({ total: 7, by_state: { pending: 2, in_progress: 1, executed: 3, assessed: 1 }, outcomes: {} })).toEqual({
+      pending: 2, in_progress: 1, executed: 3, total: 6,
+    });
+  });
+});
+
+describe('notifications name people', () => {
+  it('says the name and keeps the e-mail for the tooltip', () => {
+    const n = { kind: 'test.executed', payload: { by: 'Rita Red', by_email: 'rita@example.org', test_name: 'whoami', mission_name: 'Op' } };
+    expect(describeNotification(n)).toBe('Rita Red executed “whoami” in Op: ready for assessment.');
+    expect(actorTitle(n)).toBe('By Rita Red <rita@example.org>');
+    expect(actorTitle({ payload: { by: 'x@example.org' } })).toBeUndefined();
   });
 });

@@ -103,6 +103,33 @@ export interface Outcome {
   prevented_at: string | null;
   alert_name: string;
   notes: string;
+  /** Seconds from the execution start (levels.Derive); null unless recorded and the level counts as detected. */
+  time_to_log_s?: number | null;
+  time_to_alert_s?: number | null;
+  time_to_prevent_s?: number | null;
+}
+
+/** An Atomic input argument (as in the template). */
+export interface InputArgument {
+  name: string;
+  description: string;
+  type: string;
+  default: string | number | boolean | null;
+}
+
+/** An Atomic dependency: what to check and how to get it. */
+export interface Prerequisite {
+  description: string;
+  prereq_command: string;
+  get_prereq_command: string;
+}
+
+/** The commands with the argument values substituted (server side, templates.Render). */
+export interface Rendered {
+  command: string;
+  cleanup_command: string;
+  prerequisites: Prerequisite[];
+  unfilled: string[];
 }
 
 export interface Tag {
@@ -123,6 +150,13 @@ export interface MissionTest {
   objective: string;
   executor: string;
   command_template: string;
+  cleanup_command?: string;
+  prerequisites_executor?: string;
+  prerequisites?: Prerequisite[];
+  input_arguments?: InputArgument[];
+  argument_values?: Record<string, string>;
+  rendered?: Rendered;
+  elevation_required?: boolean;
   expected_detection: string;
   state: TestState;
   skip_reason: string;
@@ -146,6 +180,9 @@ export interface MissionTest {
   outcome: Level | null;
   detected_at: string | null;
   time_to_detect_seconds: number | null;
+  time_to_log_s?: number | null;
+  time_to_alert_s?: number | null;
+  time_to_prevent_s?: number | null;
   assessed_at: string | null;
   outcomes?: Outcome[];
   mitre_tags: Tag[];
@@ -172,6 +209,35 @@ export interface Evidence {
   created_at: string;
 }
 
+/** A test waiting for me (GET /me/work). */
+export interface WorkItem {
+  test_id: string;
+  test_name: string;
+  state: TestState;
+  mission_id: string;
+  mission_name: string;
+  role: MemberRole;
+  assigned_to_me: boolean;
+  outcome: Level | null;
+  updated_at: string;
+}
+
+export interface WorkList {
+  items: WorkItem[];
+  total: number;
+}
+
+/** GET /me/work: Home in one call. */
+export interface Work {
+  missions: { items: Mission[]; total: number };
+  roles: MemberRole[];
+  to_execute: WorkList;
+  to_assess: WorkList;
+  to_review: WorkList;
+  notifications: { items: { id: string; kind: string; payload: Record<string, unknown>; read_at: string | null; created_at: string }[]; unread: number };
+  catalogue: import('../attack/types').MitreStatus;
+}
+
 // ---- Endpoints ---------------------------------------------------------------
 
 const m = (id: string) => `/missions/${encodeURIComponent(id)}`;
@@ -182,6 +248,7 @@ export const missionsApi = {
     api.post<Mission>('/missions', body),
   get: (id: string) => api.get<Mission>(m(id)),
   update: (id: string, body: Record<string, unknown>) => api.patch<Mission>(m(id), body),
+  work: () => api.get<Work>('/me/work'),
   remove: (id: string) => api.delete(m(id)),
   members: (id: string) => api.get<Page<Member>>(`${m(id)}/members`),
   addMember: (id: string, user_id: string, role: MemberRole) => api.post<Member>(`${m(id)}/members`, { user_id, role }),
@@ -315,6 +382,23 @@ export function outcomeSegments(p: Progress, levels: Level[] = []): Segment[] {
 export function humanize(key: string): string {
   const s = key.replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * The first detection of a test: the earliest logged/alerted/prevented time
+ * of a control whose level counts as detected (as detected_at is derived),
+ * with the control and what happened. Null when nothing was detected.
+ */
+export function firstDetection(t: Pick<MissionTest, 'outcomes'>): { at: string; control: string; how: 'logged' | 'alerted' | 'prevented' } | null {
+  let best: { at: string; control: string; how: 'logged' | 'alerted' | 'prevented' } | null = null;
+  for (const o of t.outcomes ?? []) {
+    if (!o.level?.counts_as_detected) continue;
+    for (const how of ['logged', 'alerted', 'prevented'] as const) {
+      const at = o[`${how}_at`];
+      if (at && (!best || Date.parse(at) < Date.parse(best.at))) best = { at, control: o.control, how };
+    }
+  }
+  return best;
 }
 
 /** "5 min 3 s" for a time to detect. */
@@ -474,9 +558,22 @@ export function buildBluePatch(t: MissionTest, original: ControlRow[], rows: Con
   return body;
 }
 
+/** Completed and archived missions are read-only until a lead reopens them (mirrors app/missions ReadOnly). */
+export function isReadOnly(status: MissionStatus): boolean {
+  return status === 'completed' || status === 'archived';
+}
+
+/** Tests not finished yet, for the "complete the mission?" question: pending, in progress, executed (not assessed). */
+export function openTests(p: Progress): { pending: number; in_progress: number; executed: number; total: number } {
+  const pending = p.by_state?.pending ?? 0;
+  const in_progress = p.by_state?.in_progress ?? 0;
+  const executed = p.by_state?.executed ?? 0;
+  return { pending, in_progress, executed, total: pending + in_progress + executed };
+}
+
 /** What the caller may edit in a test: red side, blue side, planning. */
 export function testRights(role: MemberRole | '', can: (perm: string) => boolean, status: MissionStatus) {
-  const open = status !== 'archived';
+  const open = !isReadOnly(status);
   return {
     red: open && can('mission_test.execute') && (role === 'red' || role === 'lead'),
     blue: open && can('mission_test.assess') && (role === 'blue' || role === 'lead'),

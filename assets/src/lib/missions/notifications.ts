@@ -112,6 +112,15 @@ export function describe(n: Pick<AppNotification, 'kind' | 'payload'>): string {
   }
 }
 
+/** "By Rita Red <rita@example.org>": the e-mail of who acted, for a tooltip (undefined when unknown). */
+export function actorTitle(n: Pick<AppNotification, 'payload'>): string | undefined {
+  const p = n.payload ?? {};
+  const name = typeof p.by === 'string' ? p.by : '';
+  const email = typeof p.by_email === 'string' ? p.by_email : '';
+  if (!email) return undefined;
+  return name && name !== email ? `By ${name} <${email}>` : `By ${email}`;
+}
+
 export const notifApi = {
   unread: () => api.get<unknown>('/notifications/unread-count').then(readCount),
   list: () =>

@@ -1,1 +1,0 @@
-import{J as e,St as t,Z as n,b as r,g as i,x as a}from"./Button-Ck0Mj-NF.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=n(`<path d="M19 12H5"></path><path d="m12 19-7-7 7-7"></path>`,1);function c(n,c){let l=r(c,o);i(n,a(()=>l,{children:(n,r)=>{var i=s();t(),e(n,i)},$$slots:{default:!0}}))}export{c as t};

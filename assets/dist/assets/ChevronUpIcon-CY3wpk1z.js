@@ -1,1 +1,0 @@
-import{J as e,Z as t,b as n,g as r,x as i}from"./Button-Ck0Mj-NF.js";var a=new Set([`$$slots`,`$$events`,`$$legacy`]),o=t(`<path d="m18 15-6-6-6 6"></path>`);function s(t,s){let c=n(s,a);r(t,i(()=>c,{children:(t,n)=>{var r=o();e(t,r)},$$slots:{default:!0}}))}export{s as t};

@@ -1,1 +1,0 @@
-import{J as e,St as t,Z as n,b as r,g as i,x as a}from"./Button-Ck0Mj-NF.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=n(`<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4"></path><path d="m7 10 5 5 5-5"></path><path d="M12 15V3"></path>`,1);function c(n,c){let l=r(c,o);i(n,a(()=>l,{children:(n,r)=>{var i=s();t(2),e(n,i)},$$slots:{default:!0}}))}export{c as t};

@@ -1,1 +1,0 @@
-import{A as e,B as t,Ct as n,J as r,X as i,at as a,lt as o,wt as s}from"./Button-Ck0Mj-NF.js";var c=i(`<div class="filter-bar svelte-m9tjun" role="group"><!></div>`);function l(i,l){var u=c(),d=o(u);t(d,()=>l.children??s),n(u),a(()=>e(u,`aria-label`,l.label)),r(i,u)}export{l as t};

@@ -1,1 +1,0 @@
-import{J as e,St as t,Z as n,b as r,g as i,x as a}from"./Button-Ck0Mj-NF.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=n(`<circle cx="7.5" cy="15.5" r="5.5"></circle><path d="m21 2-9.6 9.6"></path><path d="m15.5 7.5 3 3L22 7l-3-3"></path>`,1);function c(n,c){let l=r(c,o);i(n,a(()=>l,{children:(n,r)=>{var i=s();t(2),e(n,i)},$$slots:{default:!0}}))}export{c as t};

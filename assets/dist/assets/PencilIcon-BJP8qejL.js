@@ -1,1 +1,0 @@
-import{J as e,Z as t,b as n,g as r,x as i}from"./Button-Ck0Mj-NF.js";var a=new Set([`$$slots`,`$$events`,`$$legacy`]),o=t(`<path d="M17 3a2.85 2.83 0 1 1 4 4L7.5 20.5 2 22l1.5-5.5Z"></path>`);function s(t,s){let c=n(s,a);r(t,i(()=>c,{children:(t,n)=>{var r=o();e(t,r)},$$slots:{default:!0}}))}export{s as t};

@@ -1,1 +1,0 @@
-import{J as e,St as t,Z as n,b as r,g as i,x as a}from"./Button-Ck0Mj-NF.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=n(`<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"></path><path d="m9 12 2 2 4-4"></path>`,1);function c(n,c){let l=r(c,o);i(n,a(()=>l,{children:(n,r)=>{var i=s();t(),e(n,i)},$$slots:{default:!0}}))}export{c as t};
