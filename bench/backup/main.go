@@ -37,6 +37,7 @@ import (
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/services"
+	"github.com/purplebook/purplebook/bench/internal/benchkit"
 	"github.com/purplebook/purplebook/bench/internal/instance"
 )
 
@@ -169,7 +170,18 @@ func main() {
 		verify = append(verify, "--db", *pg)
 	}
 	vout, err := exec.Command(*bin, verify...).CombinedOutput()
-	fmt.Printf("restored audit chain: %s", vout)
+	fmt.Printf("restored audit chain: %s\n", strings.TrimSpace(string(vout)))
+	for _, f := range []benchkit.Figure{
+		{Name: "backup_writer_errors", Value: float64(errs.Load()), Unit: "count", Goal: "=0",
+			Label: fmt.Sprintf("client errors of %d writers during an instance backup", *writers)},
+		{Name: "backup_writer_p99", Value: float64(pct(0.99).Microseconds()) / 1000, Unit: "ms", Label: "writer p99 during the backup"},
+		{Name: "backup_throughput", Value: float64(size) / 1e6 / secs, Unit: "MB/s", Label: "GET /admin/backup under the writers"},
+		{Name: "backup_server_rss", Value: float64(peak.Load()) / 1e6, Unit: "MB", Label: "server peak RSS during the backup"},
+		{Name: "restore_throughput", Value: float64(size) / 1e6 / rsecs, Unit: "MB/s", Label: "purplebook restore into " + target},
+		{Name: "restore_rss", Value: float64(rss) / 1024, Unit: "MB", Label: "purplebook restore peak RSS"},
+	} {
+		f.Print()
+	}
 	if err != nil || errs.Load() > 0 {
 		os.Exit(1)
 	}
