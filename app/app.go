@@ -49,6 +49,8 @@ func commands() []command {
 		{"templates", "manage the template library: import-atomics PATH... (YAML files, zip/tar.gz, directories)", runTemplates},
 		{"user", "manage accounts from the console: create-admin | reset-password", runUser},
 		{"bundle", "carry engagements between instances: export --mission ID --out FILE | import FILE [--dry-run] | key", runBundle},
+		{"backup", "back up the whole instance: --out FILE (the server may be running)", runBackup},
+		{"restore", "restore an instance backup: FILE --data-dir D [--db postgres://…] [--force] (server stopped)", runRestore},
 		{"audit", "check the audit trail: verify [--anchor FILE] | anchor", runAudit},
 		{"evidence", "maintain evidence files: gc [--dry-run] (removes files no row names)", runEvidence},
 		{"service", "install and control the OS service: install | uninstall | start | stop | restart | status", runService},
@@ -237,6 +239,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	setupLogging(cfg, e.stderr)
 	version := diag.BuildVersion()
 
+	// Held for the server's life: a restore of this data dir refuses while
+	// it is (purplebook restore takes it exclusively).
+	lock, err := datadir.LockShared(cfg.DataDir)
+	if errors.Is(err, datadir.ErrLocked) {
+		return fmt.Errorf("a restore is running on the data directory %s: start the server when it has finished", cfg.DataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
 	d, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -308,7 +321,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "First run: open %ssetup and enter the one-time token from %s\n", url, authSvc.SetupTokenPath())
 	}
 	return service.Run(ctx, service.Config(append([]string{"serve"}, args...)), func(ctx context.Context) error {
+		// Scheduled backups (settings backup_schedule) run beside the server
+		// and stop before the database closes.
+		sctx, stop := context.WithCancel(ctx)
+		scheduled := make(chan struct{})
+		go func() {
+			defer close(scheduled)
+			set.Backups.Schedule(sctx, set.Settings.BackupSchedule)
+		}()
 		err := srv.Run(ctx, ln)
+		stop()
+		<-scheduled
 		slog.Info("server_stopped")
 		return err
 	})

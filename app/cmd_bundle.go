@@ -12,6 +12,7 @@ import (
 
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/config"
 	"github.com/purplebook/purplebook/app/db"
@@ -30,8 +31,11 @@ const bundleHelp = `Usage: purplebook bundle <action> [flags]
   export --mission ID --out FILE [--no-evidence] [--no-blue]
         write a mission bundle (.pbz): the engagement, its evidence and
         history, signed by this instance
+  export --library --out FILE
+        write a library bundle: every test template and scenario template,
+        the detection levels and the security controls
   import FILE [--dry-run] [--yes] [--map EMAIL=EXISTING_EMAIL] [--skip EMAIL]
-        verify a bundle, show what it changes, then apply it (asks first
+        verify a bundle (mission or library), show what it changes, then apply it (asks first
         unless --yes; --yes also accepts a signer this instance does not
         trust). Unknown users become inactive accounts unless mapped or
         skipped.
@@ -57,7 +61,7 @@ func runBundle(ctx context.Context, e env, args []string) error {
 	action, args := args[0], args[1:]
 	fs := config.NewFlagSet("bundle "+action, bundleHelp, e.stderr, e.getenv)
 	var missionID, out string
-	var noEvidence, noBlue, dryRun, yes bool
+	var noEvidence, noBlue, dryRun, yes, library bool
 	var maps, skips multiFlag
 	switch action {
 	case "export":
@@ -65,6 +69,7 @@ func runBundle(ctx context.Context, e env, args []string) error {
 		fs.StringVar(&out, "out", "", "bundle file to write (.pbz)")
 		fs.BoolVar(&noEvidence, "no-evidence", false, "leave evidence files out")
 		fs.BoolVar(&noBlue, "no-blue", false, "leave blue-team data out (share the plan with red before the assessment)")
+		fs.BoolVar(&library, "library", false, "export the template library, detection levels and security controls instead of a mission")
 	case "import":
 		fs.BoolVar(&dryRun, "dry-run", false, "only show what the import would change")
 		fs.BoolVar(&yes, "yes", false, "apply without asking, also when the signer is not trusted")
@@ -108,6 +113,9 @@ func runBundle(ctx context.Context, e env, args []string) error {
 			bundle.EncodePublicKey(id.Public()))
 		return nil
 	case "export":
+		if library && out != "" && missionID == "" {
+			return exportLibrary(ctx, e, set, out)
+		}
 		if missionID == "" || out == "" {
 			fs.Usage()
 			return errors.New("--mission and --out are required")
@@ -221,8 +229,12 @@ func importBundle(ctx context.Context, e env, cfg config.Config, set *services.S
 	if err != nil {
 		return err
 	}
-	if imp.Reader().Manifest().Kind != bundle.KindMission {
-		return fmt.Errorf("%s is a %s bundle; this command imports mission bundles", file, imp.Reader().Manifest().Kind)
+	switch k := imp.Reader().Manifest().Kind; k {
+	case bundle.KindLibrary:
+		return importLibrary(ctx, e, set, imp, dryRun, yes)
+	case bundle.KindMission:
+	default:
+		return fmt.Errorf("%s is a %s bundle; restore instance backups with purplebook restore", file, k)
 	}
 	progress := progressPrinter(e, imp.Reader().Size())
 	rep, err := set.Bundles.Plan(ctx, console(), imp, choices, func(n int64) {
@@ -309,4 +321,71 @@ func short(s string) string {
 		return s[:60] + "…"
 	}
 	return s
+}
+
+func exportLibrary(ctx context.Context, e env, set *services.Set, out string) error {
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		out = filepath.Join(out, set.Library.Filename())
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".bundle-*.pbz")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", out, err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	meta, werr := set.Library.WriteTo(ctx, bw, librarybundle.All)
+	if werr == nil {
+		werr = bw.Flush()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "exported %d test templates, %d scenario templates, %d detection levels and %d security controls to %s\n",
+		meta.Templates, meta.Scenarios, meta.DetectionLevels, meta.Controls, out)
+	fmt.Fprintf(e.stdout, "signed by %s, key fingerprint %s\n", set.Identity.Name(), set.Identity.Fingerprint())
+	return nil
+}
+
+func importLibrary(ctx context.Context, e env, set *services.Set, imp *bundle.Import, dryRun, yes bool) error {
+	rep, err := set.Library.Plan(ctx, console(), imp)
+	if err != nil {
+		return err
+	}
+	trust := "NOT trusted here"
+	if rep.Source.Trusted {
+		trust = "trusted"
+	}
+	fmt.Fprintf(e.stdout, "library bundle signed by %s, key fingerprint %s (%s)\n", rep.Source.InstanceName, rep.Source.Fingerprint, trust)
+	fmt.Fprintf(e.stdout, "test templates: %d created, %d updated, %d unchanged\n", rep.Templates.Created, rep.Templates.Updated, rep.Templates.Unchanged)
+	fmt.Fprintf(e.stdout, "scenario templates: %d created, %d updated, %d unchanged\n", rep.Scenarios.Created, rep.Scenarios.Updated, rep.Scenarios.Unchanged)
+	fmt.Fprintf(e.stdout, "detection levels: %d new %v\nsecurity controls: %d new %v\n", len(rep.NewLevels), rep.NewLevels, len(rep.NewControls), rep.NewControls)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s: %s\n", w.Name, w.Message)
+	}
+	if dryRun {
+		fmt.Fprintln(e.stdout, "dry run: nothing was changed")
+		return nil
+	}
+	if !yes {
+		q := "Apply this import?"
+		if !rep.Source.Trusted {
+			q = "The signer is NOT trusted here. Apply this import anyway?"
+		}
+		if !confirm(e, q) {
+			fmt.Fprintln(e.stdout, "not applied")
+			return nil
+		}
+	}
+	done, err := set.Library.Apply(ctx, console(), imp, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "apply: committed, %d changed\n", done.Changed)
+	return nil
 }

@@ -71,6 +71,7 @@ run templates-import env RUNS="$(q 1 5)" bash bench/templates-import.sh bin/purp
 run templatefilter "$out/templatefilter" -templates "$(q 2000 10000)" -runs "$(q 1 5)" "${pgflag[@]}"
 run missionload "$out/missionload" -tests 2000 -duration "$(q 3s 10s)" -runs "$(q 20 100)" "${pgflag[@]}"
 run bundles go run ./bench/bundles -bin bin/purplebook -evidence-mb "$(q 32 1024)"
+run backup go run ./bench/backup -bin bin/purplebook -tests "$(q 200 2000)" -evidence-mb "$(q 32 1024)"
 run results go run ./bench/results -missions "$(q 50 500)" -total "$(q 20000 1000000)" -runs "$(q 3 15)"
 run hotreads bash bench/hotreads.sh "${SOAK:-$(q 10s 2m)}" "$(q 2s 10s)"
 run faults bash bench/faults.sh "${N:-$(q 2 20)}"

@@ -24,10 +24,13 @@ type Table struct {
 	Uniques     []string // constraint names
 }
 
-// Column is a column name and its nullability.
+// Column is a column name, its nullability and its logical type (Type*
+// constants): the same on every engine, so the schema tests compare it and
+// backups write values by it.
 type Column struct {
 	Name     string
 	Nullable bool
+	Type     string
 }
 
 // ForeignKey is one column → referenced column pair.

@@ -238,3 +238,60 @@ func (d *DB) seedBlocks() ([]string, error) {
 	}
 	return blocks, nil
 }
+
+// Versions lists the migration versions this binary embeds, oldest first.
+func (d *DB) Versions() ([]uint, error) { return migrationVersions(d.dialect.migrations()) }
+
+// MigrateTo brings an empty or older schema to exactly version v (a
+// restore loads a backup into the schema it was taken from, then migrates
+// up). v must be one of Versions.
+func (d *DB) MigrateTo(ctx context.Context, v uint) error {
+	st, err := d.State(ctx)
+	if err != nil {
+		return fmt.Errorf("db: read migration state: %w", err)
+	}
+	if err := st.Check(); err != nil {
+		return err
+	}
+	if st.Version == v {
+		return nil
+	}
+	return d.withMigrate(ctx, func(m *migrate.Migrate) error {
+		if err := m.Migrate(v); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+			return fmt.Errorf("db: migrate to %d: %w", v, err)
+		}
+		return nil
+	})
+}
+
+// MigrateDownAll reverts every migration: the application's tables are
+// gone afterwards (what a forced restore into PostgreSQL starts from).
+func (d *DB) MigrateDownAll(ctx context.Context) error {
+	st, err := d.State(ctx)
+	if err != nil {
+		return fmt.Errorf("db: read migration state: %w", err)
+	}
+	if err := st.Check(); err != nil {
+		return err
+	}
+	if st.Version == 0 {
+		return nil
+	}
+	return d.withMigrate(ctx, func(m *migrate.Migrate) error {
+		if err := m.Down(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+			return fmt.Errorf("db: migrate down: %w", err)
+		}
+		return nil
+	})
+}
+
+// SchemaVersions lists the migration versions this binary embeds, oldest
+// first, without a database (both dialects' trees list the same versions:
+// TestBothTreesListIdenticalVersions).
+func SchemaVersions() ([]uint, error) {
+	vs, err := migrationVersions(dialects[SQLite].migrations())
+	if err == nil && len(vs) == 0 {
+		err = errors.New("db: no migrations embedded")
+	}
+	return vs, err
+}

@@ -53,17 +53,18 @@ func init() {
 
 func pgCatalog(ctx context.Context, c *sql.DB) (*Catalog, error) {
 	cat := newCatalog()
-	err := eachRow(ctx, c, `SELECT table_name, column_name, is_nullable = 'YES'
+	err := eachRow(ctx, c, `SELECT table_name, column_name, is_nullable = 'YES', data_type
 		FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'
 		  AND table_name IN (SELECT table_name FROM information_schema.tables
 		                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')
 		ORDER BY table_name, ordinal_position`, func(r *sql.Rows) error {
-		var table string
+		var table, dataType string
 		var col Column
-		if err := r.Scan(&table, &col.Name, &col.Nullable); err != nil {
+		if err := r.Scan(&table, &col.Name, &col.Nullable, &dataType); err != nil {
 			return err
 		}
+		col.Type = pgType(dataType)
 		t := cat.table(table)
 		t.Columns = append(t.Columns, col)
 		return nil
@@ -162,6 +163,21 @@ func pgCatalog(ctx context.Context, c *sql.DB) (*Catalog, error) {
 		t.sort()
 	}
 	return cat, nil
+}
+
+// pgType maps information_schema's data_type to a logical type.
+func pgType(dataType string) string {
+	switch dataType {
+	case "boolean":
+		return TypeBoolean
+	case "smallint", "integer", "bigint":
+		return TypeInteger
+	case "json", "jsonb":
+		return TypeJSON
+	case "real", "double precision", "numeric":
+		return TypeReal
+	}
+	return TypeText
 }
 
 func eachRow(ctx context.Context, c *sql.DB, q string, fn func(*sql.Rows) error) error {

@@ -179,7 +179,7 @@ func TestSeeds(t *testing.T) {
 		"mission_test.execute", "mission_test.assess",
 		"evidence.read", "evidence.upload", "evidence.delete",
 		"bundle.export", "bundle.import",
-		"user.manage", "group.manage", "invitation.manage", "settings.manage", "audit.read", "diag.reset",
+		"user.manage", "group.manage", "invitation.manage", "settings.manage", "audit.read", "diag.reset", "backup.manage",
 	}, perms)
 	var groups []string
 	require.NoError(t, d.Read.NewQuery("SELECT name FROM groups ORDER BY name").Column(&groups))

@@ -221,7 +221,7 @@ func sqliteCatalog(ctx context.Context, c *sql.DB) (*Catalog, error) {
 		if m := rePK.FindStringSubmatch(o.sql); m != nil {
 			t.PrimaryKey = m[1]
 		}
-		if err := sqliteColumns(ctx, c, t); err != nil {
+		if err := sqliteColumns(ctx, c, t, jsonColumns(o.sql)); err != nil {
 			return nil, err
 		}
 		if err := sqliteForeignKeys(ctx, c, t); err != nil {
@@ -232,19 +232,50 @@ func sqliteCatalog(ctx context.Context, c *sql.DB) (*Catalog, error) {
 	return cat, nil
 }
 
-func sqliteColumns(ctx context.Context, c *sql.DB, t *Table) error {
-	rows, err := c.QueryContext(ctx, `SELECT name, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, t.Name)
+// reJSONValid finds the columns a SQLite table guards with json_valid: its
+// JSON columns (JSONB on PostgreSQL).
+var reJSONValid = regexp.MustCompile(`(?i)json_valid\(\s*"?(\w+)"?\s*\)`)
+
+func jsonColumns(tableSQL string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range reJSONValid.FindAllStringSubmatch(tableSQL, -1) {
+		out[m[1]] = true
+	}
+	return out
+}
+
+// sqliteType maps a declared column type (SQLite's type affinity rules) to
+// a logical type.
+func sqliteType(declared string, isJSON bool) string {
+	d := strings.ToUpper(declared)
+	switch {
+	case isJSON:
+		return TypeJSON
+	case strings.Contains(d, "BOOL"):
+		return TypeBoolean
+	case strings.Contains(d, "INT"):
+		return TypeInteger
+	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"), strings.Contains(d, "NUMERIC"):
+		return TypeReal
+	}
+	return TypeText
+}
+
+func sqliteColumns(ctx context.Context, c *sql.DB, t *Table, jsonCols map[string]bool) error {
+	rows, err := c.QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, t.Name)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var col Column
+		var declared string
 		var notnull, pk int
-		if err := rows.Scan(&col.Name, &notnull, &pk); err != nil {
+		if err := rows.Scan(&col.Name, &declared, &notnull, &pk); err != nil {
 			return err
 		}
 		col.Nullable = notnull == 0
+		col.Type = sqliteType(declared, jsonCols[col.Name])
 		if pk > 0 {
 			t.PKColumns = append(t.PKColumns, col.Name)
 		}

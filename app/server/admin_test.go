@@ -152,8 +152,8 @@ func TestAdminRoutesNeedTheirPermission(t *testing.T) {
 	// The catalogue is readable by anyone signed in.
 	perms := admDo(t, e, "GET", "/api/v1/permissions", "", viewer, 200)
 	items := perms["items"].([]any)
-	assert.Len(t, items, 28)
-	assert.EqualValues(t, 28, perms["total"])
+	assert.Len(t, items, 29)
+	assert.EqualValues(t, 29, perms["total"])
 	first := items[0].(map[string]any)
 	assert.NotEmpty(t, first["key"])
 	assert.NotEmpty(t, first["description"])
@@ -602,7 +602,7 @@ func TestGroupsCRUD(t *testing.T) {
 	}
 	assert.Equal(t, []string{"Admins", "Blue team", "Leads", "Red team", "Viewers"}, names)
 	admins := list["items"].([]any)[0].(map[string]any)
-	assert.Len(t, admins["permissions"], 28)
+	assert.Len(t, admins["permissions"], 29)
 	assert.EqualValues(t, 1, admins["member_count"])
 	assert.Equal(t, true, admins["is_system"])
 	assert.Len(t, admDo(t, e, "GET", "/api/v1/groups?q=TEAM", "", e.admin, 200)["items"], 2)

@@ -11,6 +11,7 @@ import (
 	"github.com/purplebook/purplebook/app/apperr"
 	"github.com/purplebook/purplebook/app/audit"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/db"
 	"github.com/uptrace/bunrouter"
@@ -24,6 +25,26 @@ const BundleContentType = "application/vnd.purplebook.bundle+zip"
 // that can fail before the first byte (access, a missing evidence file)
 // is a normal error; a failure while streaming cuts the download, and the
 // truncated file is refused by any importer.
+// exportLibraryBundle streams a library bundle: every live test template
+// and scenario template the caller may read (test_template.read,
+// scenario_template.read), the detection levels and the security controls.
+func (s *Server) exportLibraryBundle(w http.ResponseWriter, req bunrouter.Request) error {
+	c := caller(req)
+	opts := librarybundle.ExportOptions{Templates: c.Can("test_template.read")}
+	opts.Scenarios = opts.Templates && c.Can("scenario_template.read")
+	h := w.Header()
+	h.Set("Content-Type", BundleContentType)
+	h.Set("Content-Disposition", contentDisposition("attachment", s.opts.Library.Filename()))
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if _, err := s.opts.Library.WriteTo(req.Context(), w, opts); err != nil {
+		slog.ErrorContext(req.Context(), "library_bundle_export_failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
 func (s *Server) exportMissionBundle(w http.ResponseWriter, req bunrouter.Request) error {
 	opts := missionbundle.ExportOptions{Evidence: true, Blue: true}
 	for name, dst := range map[string]*bool{"evidence": &opts.Evidence, "blue": &opts.Blue} {
@@ -112,6 +133,8 @@ func (s *Server) planImport(req bunrouter.Request, imp *bundle.Import) (any, err
 	switch k := imp.Reader().Manifest().Kind; k {
 	case bundle.KindMission:
 		return s.opts.Bundles.Plan(req.Context(), caller(req), imp, nil, nil)
+	case bundle.KindLibrary:
+		return s.opts.Library.Plan(req.Context(), caller(req), imp)
 	default:
 		return nil, bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here yet.", k)
 	}
@@ -143,10 +166,15 @@ func (s *Server) applyBundle(w http.ResponseWriter, req bunrouter.Request) error
 	if err := decodeJSON(req, &p); err != nil {
 		return err
 	}
-	if imp.Reader().Manifest().Kind != bundle.KindMission {
-		return bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here yet.", imp.Reader().Manifest().Kind)
+	var rep any
+	switch k := imp.Reader().Manifest().Kind; k {
+	case bundle.KindMission:
+		rep, err = s.opts.Bundles.Apply(req.Context(), caller(req), imp, p)
+	case bundle.KindLibrary:
+		rep, err = s.opts.Library.Apply(req.Context(), caller(req), imp, p.AcceptUntrusted)
+	default:
+		return bundle.Invalid("bundle_kind_unsupported", "", "Importing %s bundles is not supported here.", k)
 	}
-	rep, err := s.opts.Bundles.Apply(req.Context(), caller(req), imp, p)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ const bundleUploadLimit = bundle.DefaultImportBytes + 64<<20
 func (s *Server) bundleRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/missions/:id/bundle", Access: Permission, Perm: "bundle.export", h: s.exportMissionBundle},
+		{Method: "GET", Path: "/library/bundle", Access: Permission, Perm: "bundle.export", h: s.exportLibraryBundle},
 		{Method: "POST", Path: "/bundles", Access: Permission, Perm: "bundle.import", Limit: bundleUploadLimit, h: s.uploadBundle},
 		{Method: "GET", Path: "/bundles/:import_id", Access: Permission, Perm: "bundle.import", h: s.getBundleImport},
 		{Method: "POST", Path: "/bundles/:import_id/apply", Access: Permission, Perm: "bundle.import", h: s.applyBundle},

@@ -57,6 +57,7 @@ func (s *Server) apiRoutes() []Route {
 	rs = append(rs, s.missionRoutes()...)
 	rs = append(rs, s.evidenceRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
+	rs = append(rs, s.backupRoutes()...)
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.accountRoutes()...)
 	rs = append(rs, s.notificationRoutes()...)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/purplebook/purplebook/app/auth"
 	"github.com/purplebook/purplebook/app/bundle"
+	"github.com/purplebook/purplebook/app/bundle/instancebundle"
+	"github.com/purplebook/purplebook/app/bundle/librarybundle"
 	"github.com/purplebook/purplebook/app/bundle/missionbundle"
 	"github.com/purplebook/purplebook/app/datadir"
 	"github.com/purplebook/purplebook/app/db"
@@ -66,6 +68,11 @@ type Set struct {
 	Identity *bundle.Identity
 	// Bundles exports, imports and merges mission bundles.
 	Bundles *missionbundle.Service
+	// Backups takes instance backups (download, "back up now", schedule).
+	Backups *instancebundle.Service
+	// Library exports and imports library bundles (templates, scenarios,
+	// detection levels, security controls).
+	Library *librarybundle.Service
 }
 
 // New builds the set. It creates the evidence directories under DataDir
@@ -119,6 +126,14 @@ func New(o Options) (*Set, error) {
 	if s.Bundles, err = missionbundle.New(missionbundle.Options{DB: o.DB, Missions: s.Missions, Evidence: s.Evidence,
 		Settings: s.Settings, Identity: s.Identity, Now: o.Now, AppVersion: diag.BuildVersion(),
 		BeforeCommit: o.BeforeBundleCommit}); err != nil {
+		return nil, err
+	}
+	if s.Backups, err = instancebundle.New(instancebundle.Options{DB: o.DB, Evidence: s.Evidence, Identity: s.Identity,
+		DataDir: o.DataDir, AppVersion: diag.BuildVersion(), Now: o.Now}); err != nil {
+		return nil, err
+	}
+	if s.Library, err = librarybundle.New(librarybundle.Options{DB: o.DB, Templates: s.Templates, Levels: s.Levels, Settings: s.Settings,
+		Identity: s.Identity, AppVersion: diag.BuildVersion(), Now: o.Now}); err != nil {
 		return nil, err
 	}
 	return s, nil

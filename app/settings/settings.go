@@ -42,6 +42,11 @@ const (
 	// report is one self-contained file).
 	OrganisationName = "organisation_name"
 	OrganisationLogo = "organisation_logo"
+	// BackupSchedule is the instance backup schedule (app/bundle/
+	// instancebundle): {"interval_hours": 0 = off, "keep": N}. It is not
+	// one of the settings the settings API lists or changes: backup.manage
+	// sets it through /api/v1/admin/backups/schedule.
+	BackupSchedule = "backup_schedule"
 )
 
 // Bounds of the settings.
@@ -54,7 +59,17 @@ const (
 	MaxMitreSyncHosts       = 20
 	MaxOrganisationNameLen  = 200
 	MaxOrganisationLogo     = 256 << 10 // bytes of image
+	MaxBackupIntervalHours  = 24 * 30
+	MaxBackupKeep           = 100
+	DefaultBackupKeep       = 7
 )
+
+// Schedule is the backup schedule: every IntervalHours hours (0 = no
+// scheduled backups), keeping the newest Keep.
+type Schedule struct {
+	IntervalHours int `json:"interval_hours"`
+	Keep          int `json:"keep"`
+}
 
 // DefaultSecurityControls is the list of security controls an instance
 // starts with: the one definition of it.
@@ -76,7 +91,12 @@ var specs = map[string]spec{
 	MitreSyncHosts:   {def: func() any { return []string{} }, parse: parseMitreSyncHosts},
 	OrganisationName: {def: func() any { return "" }, parse: parseOrganisationName},
 	OrganisationLogo: {def: func() any { return "" }, parse: parseOrganisationLogo},
+	BackupSchedule:   {def: func() any { return Schedule{Keep: DefaultBackupKeep} }, parse: parseBackupSchedule},
 }
+
+// internal are known settings that the settings API neither lists nor
+// changes: each has its own route and permission.
+var internal = map[string]bool{BackupSchedule: true}
 
 // order is the order of Keys and of the settings object.
 var order = []string{SecurityControls, RequireMFA, EvidenceMaxBytes, MitreSyncHosts, OrganisationName, OrganisationLogo}
@@ -124,6 +144,21 @@ func parseSecurityControls(raw json.RawMessage) (any, string) {
 		out = append(out, name)
 	}
 	return out, ""
+}
+
+func parseBackupSchedule(raw json.RawMessage) (any, string) {
+	problem := fmt.Sprintf(`must be {"interval_hours": 0 (off) to %d, "keep": 1 to %d}`, MaxBackupIntervalHours, MaxBackupKeep)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var v struct {
+		IntervalHours *int `json:"interval_hours"`
+		Keep          *int `json:"keep"`
+	}
+	if err := dec.Decode(&v); err != nil || dec.More() || v.IntervalHours == nil || v.Keep == nil ||
+		*v.IntervalHours < 0 || *v.IntervalHours > MaxBackupIntervalHours || *v.Keep < 1 || *v.Keep > MaxBackupKeep {
+		return nil, problem
+	}
+	return Schedule{IntervalHours: *v.IntervalHours, Keep: *v.Keep}, ""
 }
 
 func parseRequireMFA(raw json.RawMessage) (any, string) {
@@ -340,8 +375,11 @@ func (s *Service) All(ctx context.Context) (map[string]any, error) {
 	return out, nil
 }
 
-// Get returns one setting; unknown keys are not found.
+// Get returns one setting; unknown keys (and internal ones) are not found.
 func (s *Service) Get(ctx context.Context, key string) (Setting, error) {
+	if internal[key] {
+		return Setting{}, errUnknown(key)
+	}
 	return get(ctx, s.db.Read, key)
 }
 
@@ -368,6 +406,13 @@ func get(ctx context.Context, b dbx.Builder, key string) (Setting, error) {
 // control names): unknown keys are not found, bad values a 422 naming the
 // problem.
 func Parse(key string, raw json.RawMessage) (any, error) {
+	if internal[key] {
+		return nil, errUnknown(key)
+	}
+	return parse(key, raw)
+}
+
+func parse(key string, raw json.RawMessage) (any, error) {
 	sp, ok := specs[key]
 	if !ok {
 		return nil, errUnknown(key)
@@ -387,14 +432,48 @@ func Parse(key string, raw json.RawMessage) (any, error) {
 // one writes nothing. Rules about who may set what (settings.manage, MFA
 // before require_mfa) are the caller's (auth.PutSetting).
 func (s *Service) Put(ctx context.Context, actor audit.Actor, key string, raw json.RawMessage) (Setting, bool, error) {
-	v, err := Parse(key, raw)
+	if internal[key] {
+		return Setting{}, false, errUnknown(key)
+	}
+	return s.put(ctx, actor, key, raw)
+}
+
+func (s *Service) put(ctx context.Context, actor audit.Actor, key string, raw json.RawMessage) (Setting, bool, error) {
+	v, err := parse(key, raw)
 	if err != nil {
 		return Setting{}, false, err
 	}
-	stored := string(db.MustJSON(v))
 	var out Setting
 	var changed bool
 	err = s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		var err error
+		out, changed, err = s.putTx(ctx, tx, actor, key, v)
+		return err
+	})
+	if err != nil {
+		return Setting{}, false, err
+	}
+	return out, changed, nil
+}
+
+// PutTx is Put inside the caller's transaction, for values already parsed
+// (a library bundle adds security controls with its templates).
+func (s *Service) PutTx(ctx context.Context, tx *dbx.Tx, actor audit.Actor, key string, raw json.RawMessage) (Setting, bool, error) {
+	if internal[key] {
+		return Setting{}, false, errUnknown(key)
+	}
+	v, err := parse(key, raw)
+	if err != nil {
+		return Setting{}, false, err
+	}
+	return s.putTx(ctx, tx, actor, key, v)
+}
+
+func (s *Service) putTx(ctx context.Context, tx *dbx.Tx, actor audit.Actor, key string, v any) (Setting, bool, error) {
+	stored := string(db.MustJSON(v))
+	var out Setting
+	var changed bool
+	err := func() error {
 		before, err := value(ctx, tx, key)
 		if err != nil {
 			return err
@@ -419,7 +498,7 @@ func (s *Service) Put(ctx context.Context, actor audit.Actor, key string, raw js
 		}
 		out, err = get(ctx, tx, key)
 		return err
-	})
+	}()
 	if err != nil {
 		return Setting{}, false, err
 	}
@@ -481,4 +560,22 @@ func (s *Service) Organisation(ctx context.Context) (name, logo string, err erro
 		return "", "", err
 	}
 	return n.(string), l.(string), nil
+}
+
+// BackupSchedule returns the backup schedule.
+func (s *Service) BackupSchedule(ctx context.Context) (Schedule, error) {
+	v, err := value(ctx, s.db.Read, BackupSchedule)
+	if err != nil {
+		return Schedule{}, err
+	}
+	return v.(Schedule), nil
+}
+
+// PutBackupSchedule validates and stores the backup schedule (audited as
+// settings.update); the caller checks backup.manage.
+func (s *Service) PutBackupSchedule(ctx context.Context, actor audit.Actor, raw json.RawMessage) (Schedule, error) {
+	if _, _, err := s.put(ctx, actor, BackupSchedule, raw); err != nil {
+		return Schedule{}, err
+	}
+	return s.BackupSchedule(ctx)
 }

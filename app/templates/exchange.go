@@ -451,11 +451,28 @@ type matchRow struct {
 // writes nothing.
 func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Library) (*LibraryReport, error) {
 	start := s.now()
+	var rep *LibraryReport
+	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+		var err error
+		rep, err = s.ImportLibraryTx(ctx, tx, actor, doc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.DurationMS = s.now().Sub(start).Milliseconds()
+	return rep, nil
+}
+
+// ImportLibraryTx is ImportLibrary inside the caller's transaction (library
+// bundles import templates, levels and controls together; their dry run
+// rolls it back).
+func (s *Service) ImportLibraryTx(ctx context.Context, tx *dbx.Tx, actor audit.Actor, doc *Library) (*LibraryReport, error) {
 	if err := doc.validate(); err != nil {
 		return nil, err
 	}
 	rep := &LibraryReport{Items: []LibraryItem{}, Warnings: []LibraryWarning{}}
-	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
+	err := func() error {
 		byID, byRef, err := s.libraryMatches(ctx, tx, doc)
 		if err != nil {
 			return err
@@ -535,11 +552,10 @@ func (s *Service) ImportLibrary(ctx context.Context, actor audit.Actor, doc *Lib
 		return audit.Record(ctx, tx, s.nowTime(), actor, audit.Event{Action: "library.import", ObjectType: "test_template",
 			Details: map[string]any{"app_version": text.Truncate(doc.AppVersion, 60), "exported_at": text.Truncate(doc.ExportedAt, 40),
 				"templates": rep.Templates, "scenarios": rep.Scenarios}})
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
-	rep.DurationMS = s.now().Sub(start).Milliseconds()
 	return rep, nil
 }
 
@@ -626,4 +642,16 @@ func (s *Service) updateMatched(ctx context.Context, tx *dbx.Tx, actor audit.Act
 	}
 	return Updated, warnings, audit.Record(ctx, tx, now, actor, audit.Event{Action: "test_template.import", ObjectType: "test_template",
 		ObjectID: id, Details: map[string]any{"name": in.Name, "source": "library", "outcome": "updated", "changes": diff(curIn, newIn)}})
+}
+
+// LiveIDs lists the ids of every live test template and scenario template
+// (a library bundle carries the whole library).
+func (s *Service) LiveIDs(ctx context.Context) (templateIDs, scenarioIDs []string, err error) {
+	if err = s.db.Read.NewQuery("SELECT id FROM test_templates WHERE deleted_at IS NULL ORDER BY id").WithContext(ctx).Column(&templateIDs); err != nil {
+		return nil, nil, fmt.Errorf("templates: list ids: %w", err)
+	}
+	if err = s.db.Read.NewQuery("SELECT id FROM scenario_templates WHERE deleted_at IS NULL ORDER BY id").WithContext(ctx).Column(&scenarioIDs); err != nil {
+		return nil, nil, fmt.Errorf("templates: list ids: %w", err)
+	}
+	return templateIDs, scenarioIDs, nil
 }

@@ -22,6 +22,7 @@ export const routes: RouteDef[] = [
   { path: '/admin/invitations', load: () => import('./routes/admin/Invitations.svelte'), title: 'Invitations', meta: { auth: true, perm: 'invitation.manage' } },
   { path: '/admin/system', load: () => import('./routes/admin/System.svelte'), title: 'System', meta: { auth: true, perm: 'settings.manage' } },
   { path: '/admin/settings', load: () => import('./routes/admin/Settings.svelte'), title: 'Settings', meta: { auth: true, perm: 'settings.manage' } },
+  { path: '/admin/backups', load: () => import('./routes/admin/Backups.svelte'), title: 'Backups', meta: { auth: true, perm: 'backup.manage' } },
   { path: '/admin/audit', load: () => import('./routes/admin/Audit.svelte'), title: 'Audit log', meta: { auth: true, perm: 'audit.read' } },
   // Template library (issue 6): test templates, scenario templates, the scenario builder.
   { path: '/library', load: () => import('./routes/library/Library.svelte'), title: 'Test templates', meta: { auth: true, perm: 'test_template.read' } },

@@ -214,3 +214,10 @@ func Count(t testing.TB, d *db.DB, table string) int {
 	}
 	return n
 }
+
+// EmptyPostgresDSN returns the URL of a fresh, unmigrated schema (a restore
+// target); it skips the test when no server is configured.
+func EmptyPostgresDSN(t testing.TB) string {
+	t.Helper()
+	return newPostgresDSN(t, false)
+}

@@ -75,6 +75,25 @@ export interface ImportReport {
   warnings: string[];
 }
 
+/** The dry-run and apply report of a library bundle (templates, scenarios, levels, controls). */
+export interface LibraryImportReport {
+  import_id: string;
+  kind: 'library';
+  dry_run: boolean;
+  expires_at?: string;
+  source: SourceInfo;
+  meta: { templates: number; scenarios: number; detection_levels: number; controls: number };
+  templates: { created: number; updated: number; unchanged: number };
+  scenarios: { created: number; updated: number; unchanged: number };
+  detection_levels: { created: number; updated: number; unchanged: number };
+  new_levels: string[];
+  new_controls: string[];
+  warnings: { kind: string; origin_id: string; name: string; message: string }[];
+  /** Permissions the apply needs beyond bundle.import. */
+  needs: string[];
+  changed: number;
+}
+
 export interface UserChoice {
   email: string;
   action: UserAction;
@@ -119,6 +138,8 @@ export const bundlesApi = {
   get: (id: string) => api.get<ImportReport>(`/bundles/${encodeURIComponent(id)}`),
   apply: (id: string, body: { accept_untrusted: boolean; users: UserChoice[] }) =>
     api.post<ImportReport>(`/bundles/${encodeURIComponent(id)}/apply`, body),
+  applyLibrary: (id: string, accept_untrusted: boolean) =>
+    api.post<LibraryImportReport>(`/bundles/${encodeURIComponent(id)}/apply`, { accept_untrusted, users: [] }),
   discard: (id: string) => api.delete(`/bundles/${encodeURIComponent(id)}`),
   conflicts: (missionId: string) =>
     api.get<{ items: Conflict[]; open: number }>(`/missions/${encodeURIComponent(missionId)}/conflicts`),
@@ -272,4 +293,23 @@ export function saveBlob(blob: Blob, filename: string) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+/** Downloads the library bundle (templates, scenarios, detection levels, security controls). */
+export async function downloadLibraryBundle(signal?: AbortSignal): Promise<{ blob: Blob; filename: string }> {
+  const url = `${API_BASE}/library/bundle`;
+  const send = async () => {
+    const token = api.getAccessToken();
+    try {
+      return await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {}, signal, credentials: 'same-origin' });
+    } catch (err) {
+      if (err instanceof DOMException && err.name === 'AbortError') throw err;
+      throw networkError(err);
+    }
+  };
+  let res = await send();
+  if (res.status === 401 && (await session.refresh())) res = await send();
+  if (!res.ok) throw parseErrorResponse(res.status, res.statusText, await res.text().catch(() => ''));
+  const filename = filenameFromDisposition(res.headers.get('Content-Disposition'), 'purplebook-library.pbz');
+  return { blob: new Blob([await res.arrayBuffer()], { type: 'application/vnd.purplebook.bundle+zip' }), filename };
 }
