@@ -823,7 +823,7 @@ func admCallHost(e *apiEnv, method, path, body, host string, tlsOn bool) *httpte
 		req.TLS = &tls.ConnectionState{}
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 
