@@ -21,7 +21,8 @@ import (
 // table: every Route row declares its summary, request body (In), success
 // body (Out) and status, and the schemas come from the Go types by
 // reflection (json tags, pointers as nullable, slices, maps, db.Time as a
-// date-time string, db.Page[T] as the list envelope), so the document
+// date-time string, db.Page[T] as the list envelope; a nil slice or map is
+// a contract violation unless its field is tagged openapi:"nullable"), so the document
 // cannot drift from the code. A test (openapi_test.go) fails when a route
 // lacks a declaration, and the API suite validates every JSON answer it
 // receives against the document.
@@ -214,6 +215,9 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 		s := g.schema(f.Type)
 		if strings.Contains(opts, "string") {
 			s = map[string]any{"type": "string"}
+		}
+		if f.Tag.Get("openapi") == "nullable" { // a slice or map whose null means something
+			s = nullable(s)
 		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
