@@ -209,6 +209,7 @@ func (e *apiEnv) call(method, path, body, token string, extra ...string) *httpte
 // suite is a contract test too.
 func (e *apiEnv) serve(rec *httptest.ResponseRecorder, req *http.Request) {
 	e.t.Helper()
+	keepBody(req)
 	e.srv.Handler().ServeHTTP(rec, req)
 	checkContract(e.t, e.srv, req, rec)
 }

@@ -78,6 +78,11 @@ var errorStatuses = []int{400, 401, 403, 404, 409, 410, 413, 422, 429, 500, 503}
 type schemaGen struct {
 	defs map[string]any
 	seen map[reflect.Type]string
+	// req: request bodies. Their properties are never "required" (a
+	// missing key is the service's validation to judge, answered 422 by
+	// name), and their components are kept apart from the answers'.
+	req     bool
+	reqSeen map[reflect.Type]string
 }
 
 var (
@@ -89,6 +94,10 @@ var (
 )
 
 var pkgPathRE = regexp.MustCompile(`[\w./-]*/`)
+
+// requestName matches the names of request-only types, which keep their
+// name as a request component.
+var requestName = regexp.MustCompile(`(Params|Input|Request|Update|Patch|Body)$`)
 
 // schemaName is a component name for a named type: "missions.Mission",
 // "db.Page-missions.Mission-".
@@ -134,19 +143,34 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "contentEncoding": "base64"}
 		}
-		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
+		s := map[string]any{"type": "array", "items": g.schema(t.Elem())}
+		if g.req { // encoding/json takes null as an empty list
+			s["type"] = []any{"array", "null"}
+		}
+		return s
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+		s := map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+		if g.req {
+			s["type"] = []any{"object", "null"}
+		}
+		return s
 	case reflect.Interface:
 		return map[string]any{}
 	case reflect.Struct:
 		if t.Name() == "" {
 			return g.object(t)
 		}
-		name, ok := g.seen[t]
+		seen := g.seen
+		if g.req {
+			seen = g.reqSeen
+		}
+		name, ok := seen[t]
 		if !ok {
 			name = schemaName(t)
-			g.seen[t] = name
+			if g.req && !requestName.MatchString(t.Name()) {
+				name += "-request"
+			}
+			seen[t] = name
 			g.defs[name] = map[string]any{} // placeholder for recursion
 			g.defs[name] = g.object(t)
 		}
@@ -180,7 +204,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	g.fields(t, props, &required, map[string]bool{})
 	sort.Strings(required)
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	if len(required) > 0 {
+	if len(required) > 0 && !g.req {
 		s["required"] = required
 	}
 	return s
@@ -329,7 +353,7 @@ func buildOpenAPI(routes []Route, version string) (doc map[string]any, err error
 			err = fmt.Errorf("openapi: %v", v)
 		}
 	}()
-	g := &schemaGen{defs: map[string]any{}, seen: map[reflect.Type]string{}}
+	g := &schemaGen{defs: map[string]any{}, seen: map[reflect.Type]string{}, reqSeen: map[reflect.Type]string{}}
 	g.defs["Error"] = map[string]any{
 		"type":                 "object",
 		"description":          `The answer of every failure: {"error":{"code","message","details"},"request_id"}.`,
@@ -405,7 +429,9 @@ func buildOpenAPI(routes []Route, version string) (doc map[string]any, err error
 			limit = DefaultBodyLimit
 		}
 		if rt.In != nil {
+			g.req = true
 			op["requestBody"] = map[string]any{"required": true, "content": g.content(rt.In)}
+			g.req = false
 			op["x-body-limit"] = limit
 		}
 		resp := map[string]any{}

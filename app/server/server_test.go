@@ -50,6 +50,7 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 // serve runs a request and checks the answer against the OpenAPI document.
 func (e *testEnv) serve(rec *httptest.ResponseRecorder, req *http.Request) {
 	e.t.Helper()
+	keepBody(req)
 	e.srv.Handler().ServeHTTP(rec, req)
 	checkContract(e.t, e.srv, req, rec)
 }
