@@ -18,6 +18,7 @@ import BarChartIcon from './icons/BarChartIcon.svelte';
 import UploadIcon from './icons/UploadIcon.svelte';
 import ServerIcon from './icons/ServerIcon.svelte';
 import SlidersIcon from './icons/SlidersIcon.svelte';
+import CompassIcon from './icons/CompassIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -44,6 +45,7 @@ export const navItems: NavItem[] = [
   { href: '/admin/settings', label: 'Settings', icon: SlidersIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
   { href: '/admin/system', label: 'System', icon: ServerIcon, section: 'Administration', perm: 'settings.manage' },
+  { href: '/help/api', label: 'API', icon: CompassIcon, section: 'Help' },
 ];
 
 /** Groups items by section, keeping first-appearance order. */
