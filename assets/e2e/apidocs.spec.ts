@@ -15,6 +15,7 @@ const admin = () => ({ email: process.env.PURPLEBOOK_E2E_ADMIN_EMAIL!, password:
 
 test('the API page lists, searches and expands the documented routes', async ({ browser }) => {
   test.skip(!process.env.PURPLEBOOK_E2E_ADMIN_EMAIL, 'the server has no accounts');
+  test.setTimeout(120_000);
   const token = await apiLogin(base(), admin().email, admin().password);
   const viewer = await makeUser(base(), token, { groups: ['Viewers'] });
   const doc = (await (await fetch(`${base()}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
