@@ -243,6 +243,13 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 		if f.Tag.Get("openapi") == "nullable" { // a slice or map whose null means something
 			s = nullable(s)
 		}
+		if d := f.Tag.Get("doc"); d != "" { // what the field means, for the document
+			c := map[string]any{"description": d}
+			for k, v := range s {
+				c[k] = v
+			}
+			s = c
+		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
