@@ -33,7 +33,7 @@ type APIToken struct {
 	Prefix string `json:"prefix" db:"prefix"`
 	// Permissions narrows the token to a subset of the owner's
 	// permissions; null means all of them (as they are at each use).
-	Permissions []string `json:"permissions" db:"-"`
+	Permissions []string `json:"permissions" db:"-" openapi:"nullable"`
 	CreatedAt   db.Time  `json:"created_at" db:"created_at"`
 	LastUsedAt  *db.Time `json:"last_used_at" db:"last_used_at"`
 	ExpiresAt   *db.Time `json:"expires_at" db:"expires_at"`

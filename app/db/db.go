@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/pocketbase/dbx"
+	"github.com/purplebook/purplebook/app/apperr"
 )
 
 // Dialect names.
@@ -37,6 +38,9 @@ type dialect struct {
 	catalog      func(ctx context.Context, c *sql.DB) (*Catalog, error)
 	tableCount   string // SQL counting the application's tables
 	sizeQuery    string // SQL giving the database's size in bytes
+	// unique reports whether err is a unique (or primary key) violation
+	// and the constraint's name when the driver gives it.
+	unique func(err error) (constraint string, ok bool)
 }
 
 var dialects = map[string]dialect{}
@@ -135,6 +139,11 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Tx runs fn in one write transaction: committed when fn returns nil, rolled
 // back otherwise (also on panic, which is re-raised).
+//
+// A unique violation that escapes fn (two writers raced past the service's
+// own "name taken" check: on PostgreSQL both transactions can run the check
+// before either commits) becomes apperr.ErrConflict, so the client gets 409
+// as it would have from the check, not a 500.
 func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 	if d.writeTurn != nil {
 		select {
@@ -144,7 +153,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 		}
 		defer func() { <-d.writeTurn }()
 	}
-	return d.Write.TransactionalContext(ctx, nil, fn)
+	return d.conflict(d.Write.TransactionalContext(ctx, nil, fn))
 }
 
 // ReadSnapshot runs fn in a read-only transaction on the read pool whose
@@ -156,6 +165,38 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 func (d *DB) ReadSnapshot(ctx context.Context, fn func(tx *dbx.Tx) error) error {
 	return d.Read.TransactionalContext(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
 }
+
+// conflict classifies a unique violation in err as apperr.ErrConflict,
+// keeping err as the cause for the log.
+func (d *DB) conflict(err error) error {
+	if err == nil || d.dialect.unique == nil {
+		return err
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err // already classified by the service
+	}
+	name, ok := d.dialect.unique(err)
+	if !ok {
+		return err
+	}
+	details := map[string]any{}
+	if name != "" {
+		details["constraint"] = name
+	}
+	return &uniqueError{cause: err, app: apperr.New(apperr.ErrConflict, "conflict",
+		"This conflicts with an existing record: a value that must be unique is already in use; reload and try again.").WithDetails(details)}
+}
+
+// uniqueError is an apperr.Error (409 conflict) that keeps the driver's
+// error as its cause.
+type uniqueError struct {
+	app   *apperr.Error
+	cause error
+}
+
+func (e *uniqueError) Error() string   { return e.app.Message + " (" + e.cause.Error() + ")" }
+func (e *uniqueError) Unwrap() []error { return []error{e.app, e.cause} }
 
 // SnapshotTx is Tx where every statement sees the same state of the
 // database (exports, backups): on PostgreSQL the transaction runs at

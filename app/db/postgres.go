@@ -5,10 +5,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io/fs"
 
 	"github.com/golang-migrate/migrate/v4/database"
 	mpgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
 	"github.com/purplebook/purplebook/schema"
 )
@@ -48,6 +50,13 @@ func init() {
 		tableCount: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()
 			AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'`,
 		sizeQuery: `SELECT pg_database_size(current_database())`,
+		unique: func(err error) (string, bool) {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+				return pe.ConstraintName, true
+			}
+			return "", false
+		},
 	})
 }
 

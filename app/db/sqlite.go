@@ -3,7 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
-
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -17,7 +17,8 @@ import (
 	"github.com/golang-migrate/migrate/v4/database"
 	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
 	"github.com/purplebook/purplebook/schema"
-	_ "modernc.org/sqlite" // registers driver "sqlite"
+	"modernc.org/sqlite" // registers driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 func init() {
@@ -29,6 +30,13 @@ func init() {
 			return sub
 		},
 		open: openSQLite,
+		unique: func(err error) (string, bool) {
+			var se *sqlite.Error
+			if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+				return "", true // SQLite names the columns, not the constraint
+			}
+			return "", false
+		},
 		openMigr: func(ctx context.Context, dsn string) (*sql.DB, error) {
 			// foreign_keys is a no-op inside the migration's transaction and
 			// table rebuilds need it off; integrity is checked afterwards.

@@ -160,9 +160,9 @@ type Outcome struct {
 	// Seconds from the execution start to this control's logged_at,
 	// alerted_at and prevented_at; null unless the time is recorded, the
 	// level counts as detected and a start is known (levels.Derive).
-	TimeToLogS     *float64 `json:"time_to_log_s"`
-	TimeToAlertS   *float64 `json:"time_to_alert_s"`
-	TimeToPreventS *float64 `json:"time_to_prevent_s"`
+	TimeToLogS     *float64 `json:"time_to_log_s" doc:"seconds from the execution start to logged_at; null unless recorded, detected and a start is known"`
+	TimeToAlertS   *float64 `json:"time_to_alert_s" doc:"seconds from the execution start to alerted_at; null unless recorded, detected and a start is known"`
+	TimeToPreventS *float64 `json:"time_to_prevent_s" doc:"seconds from the execution start to prevented_at; null unless recorded, detected and a start is known"`
 }
 
 // Rendered is a test's commands with its argument values substituted
@@ -229,10 +229,10 @@ type Test struct {
 	// the first log, alert and prevention: the minimum over the controls
 	// whose level counts as detected, never negative, null when none
 	// (levels.Derive). TimeToDetectSeconds is the smallest of the three.
-	TimeToLogS          *float64  `json:"time_to_log_s"`
-	TimeToAlertS        *float64  `json:"time_to_alert_s"`
-	TimeToPreventS      *float64  `json:"time_to_prevent_s"`
-	TimeToDetectSeconds *float64  `json:"time_to_detect_seconds"`
+	TimeToLogS          *float64  `json:"time_to_log_s" doc:"seconds from the execution start (started_at, else executed_at) to the first log: minimum over the detected controls; never negative, null when none"`
+	TimeToAlertS        *float64  `json:"time_to_alert_s" doc:"seconds from the execution start to the first alert (minimum over the detected controls); null when none"`
+	TimeToPreventS      *float64  `json:"time_to_prevent_s" doc:"seconds from the execution start to the first prevention (minimum over the detected controls); null when none"`
+	TimeToDetectSeconds *float64  `json:"time_to_detect_seconds" doc:"the smallest of time_to_log_s, time_to_alert_s and time_to_prevent_s"`
 	AssessedAt          *db.Time  `json:"assessed_at"`
 	Outcomes            []Outcome `json:"outcomes,omitempty"`
 	MitreTags           []Tag     `json:"mitre_tags"`

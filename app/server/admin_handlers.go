@@ -335,10 +335,12 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, req bunrouter.Request) 
 // lookupInvitation previews a pending invitation for the acceptance page:
 // address, inviter, groups, expiry. Public; the token travels in the body
 // (never in a URL that logs or referrers would keep); throttled like login.
+type tokenRequest struct {
+	Token string `json:"token"`
+}
+
 func (s *Server) lookupInvitation(w http.ResponseWriter, req bunrouter.Request) error {
-	var in struct {
-		Token string `json:"token"`
-	}
+	var in tokenRequest
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
@@ -365,6 +367,18 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, req bunrouter.Request) 
 
 // ---------------------------------------------------------------------------
 // Audit
+
+// auditEntry is an audit event with its actor's name.
+type auditEntry struct {
+	audit.Entry
+	ActorName string `json:"actor_name"`
+}
+
+// auditPage is a page of audit events and the users they name.
+type auditPage struct {
+	db.Page[auditEntry]
+	Users map[string]auth.UserRef `json:"users"`
+}
 
 func (s *Server) listAudit(w http.ResponseWriter, req bunrouter.Request) error {
 	var f audit.Filter
@@ -408,19 +422,18 @@ func (s *Server) listAudit(w http.ResponseWriter, req bunrouter.Request) error {
 	if err != nil {
 		return err
 	}
-	type entry struct {
-		audit.Entry
-		ActorName string `json:"actor_name"`
-	}
-	items := make([]entry, len(page.Items))
+	items := make([]auditEntry, len(page.Items))
 	for i, e := range page.Items {
-		items[i] = entry{Entry: e}
+		items[i] = auditEntry{Entry: e}
 		if e.ActorUserID != nil {
 			items[i].ActorName = refs[*e.ActorUserID].Name
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": page.Total, "page": page.Page,
-		"per_page": page.PerPage, "users": refs})
+	if refs == nil {
+		refs = map[string]auth.UserRef{}
+	}
+	return writeJSON(w, http.StatusOK, auditPage{Page: db.Page[auditEntry]{Items: items, Total: page.Total, Page: page.Page,
+		PerPage: page.PerPage}, Users: refs})
 }
 
 // detailUserIDs finds user ids in audit details: values of keys named

@@ -823,7 +823,7 @@ func admCallHost(e *apiEnv, method, path, body, host string, tlsOn bool) *httpte
 		req.TLS = &tls.ConnectionState{}
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 
@@ -963,4 +963,44 @@ func TestAuditListFilters(t *testing.T) {
 	assert.Len(t, page["items"], 2)
 	code, _ := admErr(t, e, "GET", "/api/v1/audit?per_page=500", "", e.admin, 400)
 	assert.Equal(t, "invalid_query", code)
+}
+
+// Racing creations of one group name: exactly one wins, the others get
+// 409 (on PostgreSQL the losers pass the service's name check and hit the
+// unique index; that is a conflict too, never a 500).
+func TestRacingGroupNamesConflict(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	admin := e.setupAdmin()
+	validatorFor(t, e.srv) // built once, before the goroutines
+	const racers = 6
+	for round := range 3 {
+		name := fmt.Sprintf(`{"name":"Race %d"}`, round)
+		codes := make([]int, racers)
+		bodies := make([]string, racers)
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for i := range racers {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				rec := e.call("POST", "/api/v1/groups", name, admin)
+				codes[i], bodies[i] = rec.Code, rec.Body.String()
+			}()
+		}
+		start.Done()
+		done.Wait()
+		created := 0
+		for i, c := range codes {
+			switch c {
+			case 201:
+				created++
+			case 409:
+			default:
+				t.Errorf("round %d: racer answered %d: %s", round, c, bodies[i])
+			}
+		}
+		assert.Equal(t, 1, created, "round %d: %v", round, codes)
+	}
 }

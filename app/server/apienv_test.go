@@ -200,8 +200,18 @@ func (e *apiEnv) call(method, path, body, token string, extra ...string) *httpte
 		req.Header.Set(extra[i], extra[i+1])
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
+}
+
+// serve runs one request through the server and checks the answer
+// against the OpenAPI document (openapi_test.go): every API call of the
+// suite is a contract test too.
+func (e *apiEnv) serve(rec *httptest.ResponseRecorder, req *http.Request) {
+	e.t.Helper()
+	keepBody(req)
+	e.srv.Handler().ServeHTTP(rec, req)
+	checkContract(e.t, e.srv, req, rec)
 }
 
 // callCookie sends a request carrying the cookies of an earlier response.
@@ -213,7 +223,7 @@ func (e *apiEnv) callCookie(method, path string, cookies []*http.Cookie) *httpte
 		req.AddCookie(c)
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 

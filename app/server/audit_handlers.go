@@ -13,9 +13,9 @@ import (
 // head to keep elsewhere and check against later.
 func (s *Server) auditRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/audit/verify", Access: Permission, Perm: "audit.read", h: s.verifyAudit},
-		{Method: "POST", Path: "/audit/verify", Access: Permission, Perm: "audit.read", h: s.verifyAuditAnchor},
-		{Method: "GET", Path: "/audit/anchor", Access: Permission, Perm: "audit.read", h: s.auditAnchor},
+		{Method: "GET", Path: "/audit/verify", Access: Permission, Perm: "audit.read", h: s.verifyAudit, Summary: "Verify the audit hash chain", Out: audit.Report{}},
+		{Method: "POST", Path: "/audit/verify", Access: Permission, Perm: "audit.read", h: s.verifyAuditAnchor, Summary: "Verify the chain against an exported anchor", In: audit.Anchor{}, Out: audit.Report{}},
+		{Method: "GET", Path: "/audit/anchor", Access: Permission, Perm: "audit.read", h: s.auditAnchor, Summary: "Export an anchor of the chain's head (download)", Out: audit.Anchor{}},
 	}
 }
 

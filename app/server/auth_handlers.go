@@ -33,7 +33,7 @@ func (s *Server) getSetup(w http.ResponseWriter, req bunrouter.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]bool{"needed": needed})
+	return writeJSON(w, http.StatusOK, setupStatus{Needed: needed})
 }
 
 func (s *Server) postSetup(w http.ResponseWriter, req bunrouter.Request) error {
@@ -51,6 +51,11 @@ func (s *Server) postSetup(w http.ResponseWriter, req bunrouter.Request) error {
 
 // loginRequest is either the password step {email, password} or, after an
 // {mfa_required, mfa_token} answer, the MFA step {mfa_token, code}.
+// setupStatus says whether first-run setup is still to do.
+type setupStatus struct {
+	Needed bool `json:"needed"`
+}
+
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`

@@ -25,7 +25,7 @@ import (
 var publicRoutes = map[string]bool{
 	"GET /health": true, "GET /setup": true, "POST /setup": true,
 	"POST /auth/login": true, "POST /auth/refresh": true, "POST /invitations/accept": true,
-	"POST /invitations/lookup": true,
+	"POST /invitations/lookup": true, "GET /openapi.json": true,
 }
 
 var paramRe = regexp.MustCompile(`:[a-z_]+|\*[a-z_]+`)

@@ -192,6 +192,30 @@ func (s *Server) discardBundle(w http.ResponseWriter, req bunrouter.Request) err
 	return nil
 }
 
+// conflictList is a mission's merge conflicts and how many are open.
+type conflictList struct {
+	Items []missionbundle.Conflict `json:"items"`
+	Open  int                      `json:"open"`
+}
+
+type choiceRequest struct {
+	Choice string `json:"choice"`
+}
+
+type trustedKeyList struct {
+	Items []bundle.TrustedKey `json:"items"`
+}
+
+type trustedKeyRequest struct {
+	PublicKey  string `json:"public_key"`
+	Label      string `json:"label"`
+	InstanceID string `json:"instance_id"`
+}
+
+type instanceRequest struct {
+	Name string `json:"name"`
+}
+
 func (s *Server) listConflicts(w http.ResponseWriter, req bunrouter.Request) error {
 	list, err := s.opts.Bundles.Conflicts(req.Context(), caller(req), req.Param("id"))
 	if err != nil {
@@ -203,13 +227,14 @@ func (s *Server) listConflicts(w http.ResponseWriter, req bunrouter.Request) err
 			open++
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": list, "open": open})
+	if list == nil {
+		list = []missionbundle.Conflict{}
+	}
+	return writeJSON(w, http.StatusOK, conflictList{Items: list, Open: open})
 }
 
 func (s *Server) resolveConflict(w http.ResponseWriter, req bunrouter.Request) error {
-	var in struct {
-		Choice string `json:"choice"`
-	}
+	var in choiceRequest
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
@@ -225,16 +250,15 @@ func (s *Server) listTrustedKeys(w http.ResponseWriter, req bunrouter.Request) e
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": keys})
+	if keys == nil {
+		keys = []bundle.TrustedKey{}
+	}
+	return writeJSON(w, http.StatusOK, trustedKeyList{Items: keys})
 }
 
 // addTrustedKey trusts a public key: {public_key, label, instance_id}.
 func (s *Server) addTrustedKey(w http.ResponseWriter, req bunrouter.Request) error {
-	var in struct {
-		PublicKey  string `json:"public_key"`
-		Label      string `json:"label"`
-		InstanceID string `json:"instance_id"`
-	}
+	var in trustedKeyRequest
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}
@@ -306,9 +330,7 @@ func (s *Server) getInstance(w http.ResponseWriter, req bunrouter.Request) error
 
 // patchInstance renames the instance: {name}.
 func (s *Server) patchInstance(w http.ResponseWriter, req bunrouter.Request) error {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in instanceRequest
 	if err := decodeJSON(req, &in); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func (e *apiEnv) postBundle(token string, b []byte) *httptest.ResponseRecorder {
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 

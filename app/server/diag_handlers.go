@@ -7,8 +7,17 @@ import (
 	"github.com/uptrace/bunrouter"
 )
 
+type healthStatus struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
+type resetResult struct {
+	Reset bool `json:"reset"`
+}
+
 func (s *Server) health(w http.ResponseWriter, req bunrouter.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+	return writeJSON(w, http.StatusOK, healthStatus{Status: "ok", Version: s.opts.Version})
 }
 
 func (s *Server) diagDB(w http.ResponseWriter, req bunrouter.Request) error {
@@ -33,5 +42,5 @@ func (s *Server) diagReset(w http.ResponseWriter, req bunrouter.Request) error {
 	if _, err := s.opts.Auth.PrepareSetup(req.Context()); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+	return writeJSON(w, http.StatusOK, resetResult{Reset: true})
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/purplebook/purplebook/app/db"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -23,13 +24,25 @@ func (s *Server) evidenceRoutes() []Route {
 		return Route{Method: m, Path: p, Access: Permission, Perm: "evidence.read", h: h}
 	}
 	return []Route{
-		read("GET", "/missions/:id/tests/:tid/evidence", s.listEvidence),
+		with(read("GET", "/missions/:id/tests/:tid/evidence", s.listEvidence), Route{Summary: "A test's evidence files", Query: paged(), Out: db.Page[evidence.File]{}}),
 		{Method: "POST", Path: "/missions/:id/tests/:tid/evidence", Access: Permission, Perm: "evidence.upload",
-			Limit: evidenceUploadLimit, h: s.uploadEvidence},
-		read("GET", "/evidence/:eid", s.downloadEvidence),
-		read("HEAD", "/evidence/:eid", s.downloadEvidence),
-		{Method: "DELETE", Path: "/evidence/:eid", Access: Permission, Perm: "evidence.delete", h: s.deleteEvidence},
+			Limit: evidenceUploadLimit, h: s.uploadEvidence, Summary: "Upload evidence",
+			In: Form{"file": "file: the evidence (required)", "side": "red or blue", "caption": "a caption"}, Out: evidence.File{}, Status: 201},
+		with(read("GET", "/evidence/:eid", s.downloadEvidence), Route{Summary: "Download evidence", Query: []string{"inline: true to display images and text inline"},
+			Out: evidenceDownload}),
+		with(read("HEAD", "/evidence/:eid", s.downloadEvidence), Route{Summary: "Evidence headers (size, hash) without the content",
+			Out: evidenceDownload}),
+		{Method: "DELETE", Path: "/evidence/:eid", Access: Permission, Perm: "evidence.delete", h: s.deleteEvidence, Summary: "Delete evidence (soft)", Status: 204},
 	}
+}
+
+// evidenceDownload is what GET and HEAD /evidence/{eid} answer
+// (http.ServeContent: ranges and conditional requests).
+var evidenceDownload = Responses{
+	200: Media{Type: "application/octet-stream", Desc: "The file as uploaded, in its own content type; X-Evidence-SHA256 and ETag give its sha256"},
+	206: Media{Type: "application/octet-stream", Desc: "The requested range"},
+	304: nil,
+	416: nil,
 }
 
 func (s *Server) listEvidence(w http.ResponseWriter, req bunrouter.Request) error {

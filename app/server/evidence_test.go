@@ -123,7 +123,7 @@ func (e *evidenceEnv) send(method, path string, body io.Reader, contentType, tok
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 

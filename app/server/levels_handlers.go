@@ -15,12 +15,12 @@ func (s *Server) levelRoutes() []Route {
 		return Route{Method: m, Path: p, Access: Permission, Perm: "settings.manage", h: h}
 	}
 	return []Route{
-		{Method: "GET", Path: "/detection-levels", Access: Authenticated, h: s.listLevels},
-		{Method: "GET", Path: "/detection-levels/:id", Access: Authenticated, h: s.getLevel},
-		manage("POST", "/detection-levels", s.createLevel),
-		manage("PUT", "/detection-levels/order", s.reorderLevels),
-		manage("PATCH", "/detection-levels/:id", s.updateLevel),
-		manage("DELETE", "/detection-levels/:id", s.deleteLevel),
+		{Method: "GET", Path: "/detection-levels", Access: Authenticated, h: s.listLevels, Summary: "Detection levels by rank", Out: items[levels.Level]{}},
+		{Method: "GET", Path: "/detection-levels/:id", Access: Authenticated, h: s.getLevel, Summary: "A detection level", Out: levels.Level{}},
+		with(manage("POST", "/detection-levels", s.createLevel), Route{Summary: "Create a detection level", In: levels.CreateParams{}, Out: levels.Level{}, Status: 201}),
+		with(manage("PUT", "/detection-levels/order", s.reorderLevels), Route{Summary: "Reorder the levels (best first)", In: levelOrderRequest{}, Out: items[levels.Level]{}}),
+		with(manage("PATCH", "/detection-levels/:id", s.updateLevel), Route{Summary: "Change a detection level", In: levels.UpdateParams{}, Out: levels.Level{}}),
+		with(manage("DELETE", "/detection-levels/:id", s.deleteLevel), Route{Summary: "Delete an unused level", Status: 204}),
 	}
 }
 
@@ -29,7 +29,7 @@ func (s *Server) listLevels(w http.ResponseWriter, req bunrouter.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": ls, "total": len(ls)})
+	return writeJSON(w, http.StatusOK, itemsOf(ls))
 }
 
 func (s *Server) getLevel(w http.ResponseWriter, req bunrouter.Request) error {
@@ -84,5 +84,5 @@ func (s *Server) reorderLevels(w http.ResponseWriter, req bunrouter.Request) err
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": ls, "total": len(ls)})
+	return writeJSON(w, http.StatusOK, itemsOf(ls))
 }

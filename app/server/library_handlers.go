@@ -15,10 +15,13 @@ import (
 func (s *Server) libraryRoutes() []Route {
 	return []Route{
 		{Method: "POST", Path: "/test-templates/import/atomics", Access: Permission, Perm: "test_template.create",
-			Limit: templates.MaxAtomicBytes, h: s.importAtomics},
-		{Method: "GET", Path: "/library/export", Access: Permission, Perm: "test_template.read", h: s.exportLibrary},
+			Limit: templates.MaxAtomicBytes, h: s.importAtomics, Summary: "Import Atomic Red Team tests (YAML files, zip or tar.gz)",
+			In: Form{"file": "file: one part per YAML, zip or tar.gz (required)"}, Out: templates.ImportReport{}},
+		{Method: "GET", Path: "/library/export", Access: Permission, Perm: "test_template.read", h: s.exportLibrary, Summary: "Export templates and scenarios as a library document (download)",
+			Query: []string{"template_ids: ids (comma separated; none = all)", "scenario_ids: ids (comma separated)"}, Out: templates.Library{}},
 		{Method: "POST", Path: "/library/import", Access: Permission, Perm: "test_template.create",
-			Limit: templates.MaxLibraryBytes, h: s.importLibrary},
+			Limit: templates.MaxLibraryBytes, h: s.importLibrary, Summary: "Import a library document",
+			In: Alt{templates.Library{}, Form{"file": "file: the library document (required)"}}, Out: templates.LibraryReport{}},
 	}
 }
 

@@ -50,7 +50,7 @@ func (e *apiEnv) postMultipart(path, token string, files ...uploadFile) *httptes
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/db"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/uptrace/bunrouter"
 )
@@ -16,34 +17,36 @@ func (s *Server) missionRoutes() []Route {
 	// checks the exact permission and the caller's role in the mission
 	// (field by field for test updates).
 	return []Route{
-		read("GET", "/missions", s.listMissions),
-		{Method: "POST", Path: "/missions", Access: Permission, Perm: "mission.create", h: s.createMission},
-		read("GET", "/missions/:id", s.getMission),
-		{Method: "PATCH", Path: "/missions/:id", Access: Permission, Perm: "mission.update", h: s.updateMission},
-		{Method: "DELETE", Path: "/missions/:id", Access: Permission, Perm: "mission.delete", h: s.deleteMission},
+		with(read("GET", "/missions", s.listMissions), Route{Summary: "Missions I may see", Query: paged("status: mission status", "q: search text"), Out: db.Page[missions.Mission]{}}),
+		{Method: "POST", Path: "/missions", Access: Permission, Perm: "mission.create", h: s.createMission, Summary: "Create a mission", In: missions.MissionInput{}, Out: missions.Mission{}, Status: 201},
+		with(read("GET", "/missions/:id", s.getMission), Route{Summary: "A mission", Out: missions.Mission{}}),
+		{Method: "PATCH", Path: "/missions/:id", Access: Permission, Perm: "mission.update", h: s.updateMission, Summary: "Change a mission or its status (If-Match or version)", In: missions.MissionUpdate{}, Out: missions.Mission{}},
+		{Method: "DELETE", Path: "/missions/:id", Access: Permission, Perm: "mission.delete", h: s.deleteMission, Summary: "Delete a mission (soft)", Status: 204},
 
-		read("GET", "/missions/:id/members", s.listMembers),
-		{Method: "POST", Path: "/missions/:id/members", Access: Permission, Perm: "mission.manage_members", h: s.addMember},
-		{Method: "PATCH", Path: "/missions/:id/members/:user_id", Access: Permission, Perm: "mission.manage_members", h: s.updateMember},
-		{Method: "DELETE", Path: "/missions/:id/members/:user_id", Access: Permission, Perm: "mission.manage_members", h: s.removeMember},
+		with(read("GET", "/missions/:id/members", s.listMembers), Route{Summary: "Mission members and roles", Out: items[missions.Member]{}}),
+		{Method: "POST", Path: "/missions/:id/members", Access: Permission, Perm: "mission.manage_members", h: s.addMember, Summary: "Add a member with a role", In: memberRequest{}, Out: missions.Member{}, Status: 201},
+		{Method: "PATCH", Path: "/missions/:id/members/:user_id", Access: Permission, Perm: "mission.manage_members", h: s.updateMember, Summary: "Change a member's role", In: roleRequest{}, Out: missions.Member{}},
+		{Method: "DELETE", Path: "/missions/:id/members/:user_id", Access: Permission, Perm: "mission.manage_members", h: s.removeMember, Summary: "Remove a member", Status: 204},
 
-		read("GET", "/missions/:id/categories", s.listCategories),
-		{Method: "POST", Path: "/missions/:id/categories", Access: Permission, Perm: "mission.update", h: s.createCategory},
-		{Method: "PATCH", Path: "/missions/:id/categories/:cid", Access: Permission, Perm: "mission.update", h: s.updateCategory},
-		{Method: "DELETE", Path: "/missions/:id/categories/:cid", Access: Permission, Perm: "mission.update", h: s.deleteCategory},
+		with(read("GET", "/missions/:id/categories", s.listCategories), Route{Summary: "Mission categories", Out: items[missions.Category]{}}),
+		{Method: "POST", Path: "/missions/:id/categories", Access: Permission, Perm: "mission.update", h: s.createCategory, Summary: "Create a category", In: missions.CategoryInput{}, Out: missions.Category{}, Status: 201},
+		{Method: "PATCH", Path: "/missions/:id/categories/:cid", Access: Permission, Perm: "mission.update", h: s.updateCategory, Summary: "Change a category", In: missions.CategoryInput{}, Out: missions.Category{}},
+		{Method: "DELETE", Path: "/missions/:id/categories/:cid", Access: Permission, Perm: "mission.update", h: s.deleteCategory, Summary: "Delete a category", Status: 204},
 
-		read("GET", "/missions/:id/scenarios", s.listMissionScenarios),
-		{Method: "POST", Path: "/missions/:id/scenarios", Access: Permission, Perm: "mission.update", h: s.addMissionScenario},
-		{Method: "DELETE", Path: "/missions/:id/scenarios/:sid", Access: Permission, Perm: "mission.update", h: s.deleteMissionScenario},
+		with(read("GET", "/missions/:id/scenarios", s.listMissionScenarios), Route{Summary: "Scenarios in the mission", Out: items[missions.MissionScenario]{}}),
+		{Method: "POST", Path: "/missions/:id/scenarios", Access: Permission, Perm: "mission.update", h: s.addMissionScenario, Summary: "Instantiate a scenario template (copies its tests)", In: addScenarioRequest{}, Out: missions.InstantiateResult{}, Status: 201},
+		{Method: "DELETE", Path: "/missions/:id/scenarios/:sid", Access: Permission, Perm: "mission.update", h: s.deleteMissionScenario, Summary: "Remove a scenario and its tests", Status: 204},
 
-		read("GET", "/missions/:id/tests", s.listMissionTests),
-		{Method: "POST", Path: "/missions/:id/tests", Access: Permission, Perm: "mission.update", h: s.addMissionTest},
-		{Method: "PUT", Path: "/missions/:id/tests/order", Access: Permission, Perm: "mission.update", h: s.reorderMissionTests},
-		read("GET", "/missions/:id/tests/:tid", s.getMissionTest),
-		read("PATCH", "/missions/:id/tests/:tid", s.patchMissionTest),
-		{Method: "DELETE", Path: "/missions/:id/tests/:tid", Access: Permission, Perm: "mission.update", h: s.deleteMissionTest},
+		with(read("GET", "/missions/:id/tests", s.listMissionTests), Route{Summary: "Mission tests",
+			Query: paged("state: test state", "category: category id", "scenario: scenario id", "tactic: tactic external id", "q: search text"), Out: db.Page[missions.Test]{}}),
+		{Method: "POST", Path: "/missions/:id/tests", Access: Permission, Perm: "mission.update", h: s.addMissionTest, Summary: "Add a test (ad hoc or from a template)", In: missions.AddTestInput{}, Out: missions.Test{}, Status: 201},
+		{Method: "PUT", Path: "/missions/:id/tests/order", Access: Permission, Perm: "mission.update", h: s.reorderMissionTests, Summary: "Reorder the tests", In: reorderRequest{}, Status: 204},
+		with(read("GET", "/missions/:id/tests/:tid", s.getMissionTest), Route{Summary: "A mission test with outcomes", Out: missions.Test{}}),
+		with(read("PATCH", "/missions/:id/tests/:tid", s.patchMissionTest), Route{Summary: "Change a test: plan, red or blue fields (If-Match or version)",
+			In: missions.TestPatch{}, Out: missions.Test{}, Doc: "Red fields need mission_test.execute and a red or lead role; blue fields mission_test.assess and a blue or lead role; plan fields mission.update."}),
+		{Method: "DELETE", Path: "/missions/:id/tests/:tid", Access: Permission, Perm: "mission.update", h: s.deleteMissionTest, Summary: "Delete a test", Status: 204},
 
-		{Method: "GET", Path: "/security-controls", Access: Authenticated, h: s.securityControls},
+		{Method: "GET", Path: "/security-controls", Access: Authenticated, h: s.securityControls, Summary: "The security controls assessed per test", Out: items[string]{}},
 	}
 }
 
@@ -120,7 +123,7 @@ func (s *Server) listMembers(w http.ResponseWriter, req bunrouter.Request) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": ms, "total": len(ms)})
+	return writeJSON(w, http.StatusOK, itemsOf(ms))
 }
 
 type memberRequest struct {
@@ -180,7 +183,7 @@ func (s *Server) listCategories(w http.ResponseWriter, req bunrouter.Request) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": cs, "total": len(cs)})
+	return writeJSON(w, http.StatusOK, itemsOf(cs))
 }
 
 func (s *Server) createCategory(w http.ResponseWriter, req bunrouter.Request) error {
@@ -220,7 +223,7 @@ func (s *Server) listMissionScenarios(w http.ResponseWriter, req bunrouter.Reque
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": sc, "total": len(sc)})
+	return writeJSON(w, http.StatusOK, itemsOf(sc))
 }
 
 type addScenarioRequest struct {
@@ -330,5 +333,5 @@ func (s *Server) securityControls(w http.ResponseWriter, req bunrouter.Request) 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": cs, "total": len(cs)})
+	return writeJSON(w, http.StatusOK, itemsOf(cs))
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/purplebook/purplebook/app/db"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -14,13 +15,15 @@ import (
 
 func (s *Server) mitreRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/mitre/status", Access: Authenticated, h: s.mitreStatus},
-		{Method: "GET", Path: "/mitre/tactics", Access: Authenticated, h: s.mitreTactics},
-		{Method: "GET", Path: "/mitre/techniques", Access: Authenticated, h: s.mitreTechniques},
-		{Method: "GET", Path: "/mitre/techniques/:external_id", Access: Authenticated, h: s.mitreTechnique},
-		{Method: "GET", Path: "/mitre/subtechniques", Access: Authenticated, h: s.mitreSubtechniques},
-		{Method: "POST", Path: "/mitre/sync", Access: Permission, Perm: "mitre.sync", Limit: mitre.MaxBundleBytes + 1<<20, h: s.mitreSync},
-		{Method: "POST", Path: "/mitre/verify", Access: Permission, Perm: "mitre.sync", h: s.mitreVerify},
+		{Method: "GET", Path: "/mitre/status", Access: Authenticated, h: s.mitreStatus, Summary: "Catalogue status: version, source, digest, verification, counts", Out: mitre.Status{}},
+		{Method: "GET", Path: "/mitre/tactics", Access: Authenticated, h: s.mitreTactics, Summary: "Tactics in matrix order", Query: []string{"include_deprecated: true|false"}, Out: items[mitre.TacticView]{}},
+		{Method: "GET", Path: "/mitre/techniques", Access: Authenticated, h: s.mitreTechniques, Summary: "Search techniques", Query: paged("tactic: tactic external id", "technique: technique external id", "q: search text", "include_deprecated: true|false"), Out: db.Page[mitre.TechniqueView]{}},
+		{Method: "GET", Path: "/mitre/techniques/:external_id", Access: Authenticated, h: s.mitreTechnique, Summary: "A technique by external id (T1234)", Out: mitre.TechniqueView{}},
+		{Method: "GET", Path: "/mitre/subtechniques", Access: Authenticated, h: s.mitreSubtechniques, Summary: "Search sub-techniques", Query: paged("tactic: tactic external id", "technique: technique external id", "q: search text", "include_deprecated: true|false"), Out: db.Page[mitre.TechniqueView]{}},
+		{Method: "POST", Path: "/mitre/sync", Access: Permission, Perm: "mitre.sync", Limit: mitre.MaxBundleBytes + 1<<20, h: s.mitreSync,
+			Summary: "Import an ATT&CK release (from a source, or uploaded)", Out: mitre.SyncResult{},
+			In: Alt{mitre.SyncParams{}, Form{"file": "file: the STIX bundle, JSON or gzip (required)", "expected_sha256": "sha256 of the file", "version": "release version", "allow_unverified": "true|false"}}},
+		{Method: "POST", Path: "/mitre/verify", Access: Permission, Perm: "mitre.sync", h: s.mitreVerify, Summary: "Verify the imported catalogue by its sha256", In: verifyRequest{}, Out: mitre.Status{}},
 	}
 }
 
@@ -76,7 +79,7 @@ func (s *Server) mitreTactics(w http.ResponseWriter, req bunrouter.Request) erro
 			return nil, err
 		}
 		items := v.Tactics(inc)
-		return map[string]any{"items": items, "total": len(items)}, nil
+		return itemsOf(items), nil
 	})
 }
 

@@ -42,7 +42,7 @@ func (e *apiEnv) uploadBundle(token string, file []byte, fields map[string]strin
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 
@@ -167,7 +167,7 @@ func TestMitreHugeUploadRejectedEarly(t *testing.T) {
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
 	req.Header.Set("Authorization", "Bearer "+admin)
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	require.Equal(t, 413, rec.Code)
 	assert.Equal(t, "too_large", decodeErr(t, rec).Error.Code)
 
@@ -186,7 +186,7 @@ func TestMitreHugeUploadRejectedEarly(t *testing.T) {
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+admin)
 	rec = httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	require.Equal(t, 422, rec.Code, rec.Body.String())
 	assert.Equal(t, "invalid_bundle", decodeErr(t, rec).Error.Code)
 	assert.Less(t, rest.n, int64(8<<20), "stopped early, not after reading 300 MiB")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/purplebook/purplebook/app/db"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -42,12 +43,22 @@ const streamRetryMillis = 5000
 
 func (s *Server) notificationRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/notifications", Access: Authenticated, h: s.listNotifications},
-		{Method: "GET", Path: "/notifications/unread-count", Access: Authenticated, h: s.unreadNotificationCount},
-		{Method: "GET", Path: notificationStreamPath, Access: Authenticated, h: s.notificationStream},
-		{Method: "POST", Path: "/notifications/read-all", Access: Authenticated, h: s.markAllNotificationsRead},
-		{Method: "POST", Path: "/notifications/:id/read", Access: Authenticated, h: s.markNotificationRead},
+		{Method: "GET", Path: "/notifications", Access: Authenticated, h: s.listNotifications, Summary: "My notifications", Query: paged("unread: true for unread only"), Out: db.Page[notify.Notification]{}},
+		{Method: "GET", Path: "/notifications/unread-count", Access: Authenticated, h: s.unreadNotificationCount, Summary: "My unread count", Out: unreadCount{}},
+		{Method: "GET", Path: notificationStreamPath, Access: Authenticated, h: s.notificationStream, Summary: "Live stream of unread counts and mission board events (SSE)",
+			Query: []string{"access_token: the token, for EventSource (which cannot send headers)"},
+			Out:   Media{Type: "text/event-stream", Desc: "Server-sent events: unread {count}, mission {event}, resync, unauthenticated"}},
+		{Method: "POST", Path: "/notifications/read-all", Access: Authenticated, h: s.markAllNotificationsRead, Summary: "Mark all read", Out: markedCount{}},
+		{Method: "POST", Path: "/notifications/:id/read", Access: Authenticated, h: s.markNotificationRead, Summary: "Mark one read", Out: notify.Notification{}},
 	}
+}
+
+type unreadCount struct {
+	Count int `json:"count"`
+}
+
+type markedCount struct {
+	Marked int `json:"marked"`
 }
 
 func (s *Server) listNotifications(w http.ResponseWriter, req bunrouter.Request) error {
@@ -71,7 +82,7 @@ func (s *Server) unreadNotificationCount(w http.ResponseWriter, req bunrouter.Re
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]int{"count": n})
+	return writeJSON(w, http.StatusOK, unreadCount{Count: n})
 }
 
 func (s *Server) markNotificationRead(w http.ResponseWriter, req bunrouter.Request) error {
@@ -87,7 +98,7 @@ func (s *Server) markAllNotificationsRead(w http.ResponseWriter, req bunrouter.R
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]int{"marked": n})
+	return writeJSON(w, http.StatusOK, markedCount{Marked: n})
 }
 
 // ---------------------------------------------------------------------------

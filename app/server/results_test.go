@@ -227,6 +227,6 @@ func TestLayerImportAPI(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+e.viewer)
 	req.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(w, req)
+	e.serve(w, req)
 	assert.Equal(t, 413, w.Code)
 }

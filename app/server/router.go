@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/purplebook/purplebook/app/apperr"
+	"github.com/purplebook/purplebook/app/auth"
+	"github.com/purplebook/purplebook/app/diag"
 	"github.com/purplebook/purplebook/app/text"
 	"github.com/uptrace/bunrouter"
 )
@@ -37,19 +39,37 @@ type Route struct {
 	Session bool
 	Limit   int64 // body size limit; 0 = DefaultBodyLimit
 	h       bunrouter.HandlerFunc
+
+	// The contract, for the OpenAPI document (openapi.go): a summary, the
+	// request body (a zero value of the Go type it decodes, or Form, Media,
+	// Alt), the success body (a zero value of the type it writes, Media for
+	// other content, Responses for several statuses) and its status (0 =
+	// 200; 204 with no Out). Query lists "name: what it does" parameters.
+	Summary string
+	In      any
+	Out     any
+	Status  int
+	Query   []string
+	Doc     string // more words for the description
 }
 
 func (s *Server) apiRoutes() []Route {
 	rs := []Route{
-		{Method: "GET", Path: "/health", Access: Public, h: s.health},
-		{Method: "GET", Path: "/diag/db", Access: Authenticated, h: s.diagDB},
+		{Method: "GET", Path: "/health", Access: Public, h: s.health, Summary: "Liveness and version", Out: healthStatus{}},
+		{Method: "GET", Path: openAPIPath, Access: Public, h: s.openAPI, Summary: "This OpenAPI 3.1 document",
+			Out: Media{Type: "application/json", Desc: "The OpenAPI 3.1 description of every route"}},
+		{Method: "GET", Path: "/diag/db", Access: Authenticated, h: s.diagDB, Summary: "Database reachability and schema version",
+			Out: Responses{200: diag.DBStatus{}, 503: diag.DBStatus{}}},
 
-		{Method: "GET", Path: "/setup", Access: Public, h: s.getSetup},
-		{Method: "POST", Path: "/setup", Access: Public, h: s.postSetup},
-		{Method: "POST", Path: "/auth/login", Access: Public, h: s.login},
-		{Method: "POST", Path: "/auth/refresh", Access: Public, h: s.refresh},
-		{Method: "POST", Path: "/auth/logout", Access: Authenticated, Session: true, h: s.logout},
-		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me},
+		{Method: "GET", Path: "/setup", Access: Public, h: s.getSetup, Summary: "Whether first-run setup is needed", Out: setupStatus{}},
+		{Method: "POST", Path: "/setup", Access: Public, h: s.postSetup, Summary: "Create the first administrator (needs the setup token)",
+			In: auth.SetupParams{}, Out: auth.Session{}, Status: 201},
+		{Method: "POST", Path: "/auth/login", Access: Public, h: s.login, Summary: "Sign in (email and password, or the MFA step: mfa_token and code)",
+			In: loginRequest{}, Out: auth.LoginResult{}},
+		{Method: "POST", Path: "/auth/refresh", Access: Public, h: s.refresh, Summary: "Rotate the refresh token (cookie or body)",
+			In: refreshRequest{}, Out: auth.Session{}, Doc: "The body is optional: the HttpOnly refresh cookie is used when it is left out."},
+		{Method: "POST", Path: "/auth/logout", Access: Authenticated, Session: true, h: s.logout, Summary: "Sign out", Status: 204},
+		{Method: "GET", Path: "/auth/me", Access: Authenticated, h: s.me, Summary: "The caller with effective permissions", Out: auth.Me{}},
 	}
 	rs = append(rs, s.mitreRoutes()...)
 	rs = append(rs, s.templateRoutes()...)
@@ -66,7 +86,8 @@ func (s *Server) apiRoutes() []Route {
 	rs = append(rs, s.bundleRoutes()...)
 	rs = append(rs, s.workRoutes()...)
 	if s.opts.EnableReset {
-		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset})
+		rs = append(rs, Route{Method: "POST", Path: "/diag/reset", Access: Permission, Perm: "diag.reset", h: s.diagReset,
+			Summary: "Delete all data (only with --enable-reset)", Out: resetResult{}})
 	}
 	return rs
 }
@@ -81,6 +102,7 @@ func (s *Server) buildRouter() http.Handler {
 		bunrouter.WithMethodNotAllowedHandler(chain(methodNotAllowed)),
 	)
 	s.routes = append(s.apiRoutes(), s.extraRoutes...)
+	s.openapi = newOpenAPIDoc(s.routes, s.opts.Version)
 	g := api.NewGroup("/api/v1")
 	for _, rt := range s.routes {
 		limit := rt.Limit

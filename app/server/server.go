@@ -41,6 +41,7 @@ type Server struct {
 	handler     http.Handler
 	routes      []Route
 	extraRoutes []Route // tests add routes here
+	openapi     *openAPIDoc
 }
 
 // New builds the router.

@@ -47,6 +47,14 @@ func newEnv(t *testing.T, opts Options, extra ...Route) *testEnv {
 	return &testEnv{t: t, db: opts.DB, srv: s}
 }
 
+// serve runs a request and checks the answer against the OpenAPI document.
+func (e *testEnv) serve(rec *httptest.ResponseRecorder, req *http.Request) {
+	e.t.Helper()
+	keepBody(req)
+	e.srv.Handler().ServeHTTP(rec, req)
+	checkContract(e.t, e.srv, req, rec)
+}
+
 func (e *testEnv) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	e.t.Helper()
 	var r io.Reader
@@ -61,7 +69,7 @@ func (e *testEnv) do(method, path, body string, hdr ...string) *httptest.Respons
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	return rec
 }
 
@@ -178,7 +186,7 @@ func TestOversizedBodyIs413(t *testing.T) {
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
 	rec = httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	e.serve(rec, req)
 	require.Equal(t, 413, rec.Code)
 
 	rec = e.do("POST", "/api/v1/echo", `{"a":1}`)
@@ -212,7 +220,7 @@ func TestBadJSONIs400(t *testing.T) {
 	for body, code := range cases {
 		req := httptest.NewRequest("POST", "/api/v1/echo", strings.NewReader(body))
 		rec := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(rec, req)
+		e.serve(rec, req)
 		require.Equal(t, 400, rec.Code, body)
 		assert.Equal(t, code, decodeErr(t, rec).Error.Code, body)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/purplebook/purplebook/app/db"
 	"net/http"
 
 	"github.com/purplebook/purplebook/app/patch"
@@ -10,20 +11,20 @@ import (
 
 func (s *Server) templateRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/test-templates", Access: Permission, Perm: "test_template.read", h: s.listTemplates},
-		{Method: "POST", Path: "/test-templates", Access: Permission, Perm: "test_template.create", h: s.createTemplate},
-		{Method: "GET", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.read", h: s.getTemplate},
-		{Method: "PATCH", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.update", h: s.updateTemplate},
-		{Method: "DELETE", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.delete", h: s.deleteTemplate},
-		{Method: "POST", Path: "/test-templates/:id/restore", Access: Permission, Perm: "test_template.delete", h: s.restoreTemplate},
+		{Method: "GET", Path: "/test-templates", Access: Permission, Perm: "test_template.read", h: s.listTemplates, Summary: "List test templates", Query: paged("tactic: tactic external id", "technique: technique external id", "subtechnique: sub-technique external id", "opsec: opsec level", "platform: platform", "tag: tag", "q: search text", "sort: sort key", "deleted: true to list deleted"), Out: db.Page[templates.Template]{}},
+		{Method: "POST", Path: "/test-templates", Access: Permission, Perm: "test_template.create", h: s.createTemplate, Summary: "Create a test template", In: templates.Input{}, Out: templates.Template{}, Status: 201},
+		{Method: "GET", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.read", h: s.getTemplate, Summary: "A test template", Out: templates.Template{}},
+		{Method: "PATCH", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.update", h: s.updateTemplate, Summary: "Change a test template (If-Match or version)", In: templates.UpdateParams{}, Out: templates.Template{}},
+		{Method: "DELETE", Path: "/test-templates/:id", Access: Permission, Perm: "test_template.delete", h: s.deleteTemplate, Summary: "Delete a test template (soft)", Status: 204},
+		{Method: "POST", Path: "/test-templates/:id/restore", Access: Permission, Perm: "test_template.delete", h: s.restoreTemplate, Summary: "Restore a deleted test template", Out: templates.Template{}},
 
-		{Method: "GET", Path: "/scenario-templates", Access: Permission, Perm: "scenario_template.read", h: s.listScenarios},
-		{Method: "POST", Path: "/scenario-templates", Access: Permission, Perm: "scenario_template.create", h: s.createScenario},
-		{Method: "GET", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.read", h: s.getScenario},
-		{Method: "PATCH", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.update", h: s.updateScenario},
-		{Method: "PUT", Path: "/scenario-templates/:id/tests", Access: Permission, Perm: "scenario_template.update", h: s.replaceScenarioTests},
-		{Method: "DELETE", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.delete", h: s.deleteScenario},
-		{Method: "POST", Path: "/scenario-templates/:id/restore", Access: Permission, Perm: "scenario_template.delete", h: s.restoreScenario},
+		{Method: "GET", Path: "/scenario-templates", Access: Permission, Perm: "scenario_template.read", h: s.listScenarios, Summary: "List scenario templates", Query: paged("q: search text", "deleted: true to list deleted"), Out: db.Page[templates.Scenario]{}},
+		{Method: "POST", Path: "/scenario-templates", Access: Permission, Perm: "scenario_template.create", h: s.createScenario, Summary: "Create a scenario template", In: templates.ScenarioInput{}, Out: templates.Scenario{}, Status: 201},
+		{Method: "GET", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.read", h: s.getScenario, Summary: "A scenario template with its tests", Out: templates.Scenario{}},
+		{Method: "PATCH", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.update", h: s.updateScenario, Summary: "Change a scenario template", In: templates.ScenarioUpdate{}, Out: templates.Scenario{}},
+		{Method: "PUT", Path: "/scenario-templates/:id/tests", Access: Permission, Perm: "scenario_template.update", h: s.replaceScenarioTests, Summary: "Replace the ordered test list", In: replaceTestsRequest{}, Out: templates.Scenario{}},
+		{Method: "DELETE", Path: "/scenario-templates/:id", Access: Permission, Perm: "scenario_template.delete", h: s.deleteScenario, Summary: "Delete a scenario template (soft)", Status: 204},
+		{Method: "POST", Path: "/scenario-templates/:id/restore", Access: Permission, Perm: "scenario_template.delete", h: s.restoreScenario, Summary: "Restore a deleted scenario template", Out: templates.Scenario{}},
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 // installation's state for administrators.
 func (s *Server) workRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/me/work", Access: Authenticated, h: s.myWork},
-		{Method: "GET", Path: "/system", Access: Permission, Perm: "settings.manage", h: s.system},
+		{Method: "GET", Path: "/me/work", Access: Authenticated, h: s.myWork, Summary: "My Home: missions, tests waiting for me by role, notifications, catalogue", Out: workView{}},
+		{Method: "GET", Path: "/system", Access: Permission, Perm: "settings.manage", h: s.system, Summary: "System: version, data dir, disk use, database, backups", Out: diag.System{}},
 	}
 }
 
@@ -26,17 +26,21 @@ const workNotificationCount = 5
 // myWork is Home: my open missions with progress, the tests waiting for me
 // by role, my recent notifications and the catalogue's status. Without
 // mission.read the mission parts are empty.
+// workView is the signed-in user's Home: missions and tests waiting by
+// role, the latest notifications, the catalogue's state.
+type workView struct {
+	missions.Work
+	Notifications struct {
+		Items  []notify.Notification `json:"items"`
+		Unread int                   `json:"unread"`
+	} `json:"notifications"`
+	Catalogue mitre.Status `json:"catalogue"`
+}
+
 func (s *Server) myWork(w http.ResponseWriter, req bunrouter.Request) error {
 	ctx := req.Context()
 	c := caller(req)
-	out := struct {
-		missions.Work
-		Notifications struct {
-			Items  []notify.Notification `json:"items"`
-			Unread int                   `json:"unread"`
-		} `json:"notifications"`
-		Catalogue mitre.Status `json:"catalogue"`
-	}{}
+	var out workView
 	if c.Can("mission.read") {
 		work, err := s.opts.Missions.Work(ctx, c)
 		if err != nil {

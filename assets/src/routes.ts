@@ -38,6 +38,8 @@ export const routes: RouteDef[] = [
   { path: '/missions/:id/tests/:tid', load: () => import('./routes/missions/MissionTest.svelte'), title: 'Mission test', meta: { auth: true, perm: 'mission.read' } },
   // Engagement bundles (issue 12): import, this instance, trusted keys.
   { path: '/bundles', load: () => import('./routes/bundles/Bundles.svelte'), title: 'Bundles', meta: { auth: true } },
+  // Help: the API reference from the server's OpenAPI document (not /api: the server keeps /api for JSON).
+  { path: '/help/api', load: () => import('./routes/help/ApiDocs.svelte'), title: 'API', meta: { auth: true } },
   // Component gallery (not in the navigation).
   { path: '/_ui', load: () => import('./routes/UiKit.svelte'), title: 'Components' },
 ];

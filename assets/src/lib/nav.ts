@@ -19,6 +19,7 @@ import UploadIcon from './icons/UploadIcon.svelte';
 import ServerIcon from './icons/ServerIcon.svelte';
 import SlidersIcon from './icons/SlidersIcon.svelte';
 import DatabaseIcon from './icons/DatabaseIcon.svelte';
+import CompassIcon from './icons/CompassIcon.svelte';
 
 export interface NavItem {
   href: string;
@@ -46,6 +47,7 @@ export const navItems: NavItem[] = [
   { href: '/admin/audit', label: 'Audit log', icon: ClipboardListIcon, section: 'Administration', perm: 'audit.read' },
   { href: '/admin/system', label: 'System', icon: ServerIcon, section: 'Administration', perm: 'settings.manage' },
   { href: '/admin/backups', label: 'Backups', icon: DatabaseIcon, section: 'Administration', perm: 'backup.manage' },
+  { href: '/help/api', label: 'API', icon: CompassIcon, section: 'Help' },
 ];
 
 /** Groups items by section, keeping first-appearance order. */

@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,wt as i,x as a}from"./Button-CgSKrabk.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M19 12H5"></path><path d="m12 19-7-7 7-7"></path>`,1);function c(e,c){let l=n(c,o);r(e,a(()=>l,{children:(e,n)=>{var r=s();i(),t(e,r)},$$slots:{default:!0}}))}export{c as t};

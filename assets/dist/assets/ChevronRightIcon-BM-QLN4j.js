@@ -1,0 +1,1 @@
+import{Q as e,Y as t,b as n,h as r,y as i}from"./Alert-D58oBfAe.js";var a=new Set([`$$slots`,`$$events`,`$$legacy`]),o=e(`<path d="m9 18 6-6-6-6"></path>`);function s(e,s){let c=i(s,a);r(e,n(()=>c,{children:(e,n)=>{var r=o();t(e,r)},$$slots:{default:!0}}))}export{s as t};

@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,x as i}from"./Button-CgSKrabk.js";var a=new Set([`$$slots`,`$$events`,`$$legacy`]),o=e(`<path d="m18 15-6-6-6 6"></path>`);function s(e,s){let c=n(s,a);r(e,i(()=>c,{children:(e,n)=>{var r=o();t(e,r)},$$slots:{default:!0}}))}export{s as t};

@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,wt as i,x as a}from"./Button-CgSKrabk.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4"></path><path d="m7 10 5 5 5-5"></path><path d="M12 15V3"></path>`,1);function c(e,c){let l=n(c,o);r(e,a(()=>l,{children:(e,n)=>{var r=s();i(2),t(e,r)},$$slots:{default:!0}}))}export{c as t};

@@ -1,0 +1,1 @@
+import{Ct as e,Q as t,Y as n,b as r,h as i,y as a}from"./Alert-D58oBfAe.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=t(`<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4"></path><path d="m7 10 5 5 5-5"></path><path d="M12 15V3"></path>`,1);function c(t,c){let l=a(c,o);i(t,r(()=>l,{children:(t,r)=>{var i=s();e(2),n(t,i)},$$slots:{default:!0}}))}export{c as t};

@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,wt as i,x as a}from"./Button-CgSKrabk.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z"></path><path d="M14 3v6h6"></path>`,1);function c(e,c){let l=n(c,o);r(e,a(()=>l,{children:(e,n)=>{var r=s();i(),t(e,r)},$$slots:{default:!0}}))}export{c as t};

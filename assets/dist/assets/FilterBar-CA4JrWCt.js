@@ -1,1 +1,0 @@
-import{A as e,Et as t,H as n,Q as r,Tt as i,X as a,dt as o,st as s}from"./Button-CgSKrabk.js";var c=r(`<div class="filter-bar svelte-m9tjun" role="group"><!></div>`);function l(r,l){var u=c(),d=o(u);n(d,()=>l.children??t),i(u),s(()=>e(u,`aria-label`,l.label)),a(r,u)}export{l as t};

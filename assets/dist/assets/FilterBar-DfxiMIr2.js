@@ -1,0 +1,1 @@
+import{Tt as e,V as t,Y as n,Z as r,k as i,ot as a,ut as o,wt as s}from"./Alert-D58oBfAe.js";var c=r(`<div class="filter-bar svelte-m9tjun" role="group"><!></div>`);function l(r,l){var u=c(),d=o(u);t(d,()=>l.children??e),s(u),a(()=>i(u,`aria-label`,l.label)),n(r,u)}export{l as t};

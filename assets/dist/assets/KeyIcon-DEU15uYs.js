@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,wt as i,x as a}from"./Button-CgSKrabk.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<circle cx="7.5" cy="15.5" r="5.5"></circle><path d="m21 2-9.6 9.6"></path><path d="m15.5 7.5 3 3L22 7l-3-3"></path>`,1);function c(e,c){let l=n(c,o);r(e,a(()=>l,{children:(e,n)=>{var r=s();i(2),t(e,r)},$$slots:{default:!0}}))}export{c as t};

@@ -1,0 +1,1 @@
+import{Ct as e,Q as t,Y as n,b as r,h as i,y as a}from"./Alert-D58oBfAe.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=t(`<path d="M5 12h14"></path><path d="M12 5v14"></path>`,1);function c(t,c){let l=a(c,o);i(t,r(()=>l,{children:(t,r)=>{var i=s();e(),n(t,i)},$$slots:{default:!0}}))}export{c as t};

@@ -1,0 +1,1 @@
+import{Ct as e,Q as t,Y as n,b as r,h as i,y as a}from"./Alert-D58oBfAe.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=t(`<circle cx="11" cy="11" r="7"></circle><path d="m21 21-4.3-4.3"></path>`,1);function c(t,c){let l=a(c,o);i(t,r(()=>l,{children:(t,r)=>{var i=s();e(),n(t,i)},$$slots:{default:!0}}))}export{c as t};

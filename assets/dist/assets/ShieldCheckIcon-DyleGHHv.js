@@ -1,0 +1,1 @@
+import{Ct as e,Q as t,Y as n,b as r,h as i,y as a}from"./Alert-D58oBfAe.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=t(`<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"></path><path d="m9 12 2 2 4-4"></path>`,1);function c(t,c){let l=a(c,o);i(t,r(()=>l,{children:(t,r)=>{var i=s();e(),n(t,i)},$$slots:{default:!0}}))}export{c as t};

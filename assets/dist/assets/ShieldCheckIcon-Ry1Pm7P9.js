@@ -1,1 +1,0 @@
-import{$ as e,X as t,b as n,g as r,wt as i,x as a}from"./Button-CgSKrabk.js";var o=new Set([`$$slots`,`$$events`,`$$legacy`]),s=e(`<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"></path><path d="m9 12 2 2 4-4"></path>`,1);function c(e,c){let l=n(c,o);r(e,a(()=>l,{children:(e,n)=>{var r=s();i(),t(e,r)},$$slots:{default:!0}}))}export{c as t};
