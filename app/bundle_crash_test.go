@@ -154,7 +154,7 @@ func TestImportKilledMidApply(t *testing.T) {
 		dsn = dbtest.DSN(t)
 	}
 	hold := filepath.Join(t.TempDir(), "holding")
-	var out bytes.Buffer
+	var out syncBuffer
 	cmd := exec.Command(bin, "bundle", "import", bundlePath, "--yes", "--data-dir", dataDir, "--db", dsn)
 	cmd.Env = append(os.Environ(), EnvHoldApply+"="+hold)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -178,7 +178,7 @@ func TestImportKilledMidApply(t *testing.T) {
 	srv := exec.Command(bin, "serve", "--data-dir", dataDir, "--db", dsn, "--listen", "127.0.0.1:0")
 	stdout, err := srv.StdoutPipe()
 	require.NoError(t, err)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	srv.Stderr = &logs
 	require.NoError(t, srv.Start())
 	defer func() {

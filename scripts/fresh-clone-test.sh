@@ -42,6 +42,9 @@ mkdir -p "$tmp/home"
 git clone --quiet --no-hardlinks "$root" "$tmp/src"
 git -C "$tmp/src" checkout --quiet --detach "$commit"
 echo "fresh-clone-test: $commit in $tmp/src"
+# The tests read ../shared/testdata beside the checkout, as CI provides it.
+shared=$(cd "$root/.." && pwd)/shared
+if [ -d "$shared" ]; then ln -s "$shared" "$tmp/shared"; fi
 
 # Only what a login shell would have, and empty caches.
 env_args=(
