@@ -303,7 +303,7 @@ func (p *plan) writeTests(ctx context.Context, tx *dbx.Tx) error {
 		}
 		return []any{p.meta.MissionID, db.Fold(t.Name), t.ID, ref(t.MissionScenarioID, hasScn), templateID, ref(t.CategoryID, hasCat),
 			t.Position, t.Name, t.Description, t.Objective, t.Executor, t.CommandTemplate, t.CleanupCommand, t.PrerequisitesExecutor,
-			string(t.Prerequisites), string(t.InputArguments), t.ElevationRequired, string(t.Platforms), t.ExpectedDetection,
+			string(t.Prerequisites), string(t.InputArguments), string(t.ArgumentValues), t.ElevationRequired, string(t.Platforms), t.ExpectedDetection,
 			t.OpsecLevel, t.State, t.SkipReason, p.userID(t.AssignedRed), p.userID(t.AssignedBlue), t.Operator, t.StartedAt,
 			t.FinishedAt, t.SourceHost, t.SourceIP, t.TargetHost, t.TargetIP, t.Tool, t.UserContext, t.CommandRun, t.Output,
 			t.ExecutionResult, t.RedNotes, t.ExecutedAt, t.BlueNotes, outcomeLevel, detected, t.AssessedAt, t.Version,

@@ -146,6 +146,7 @@ type Test struct {
 	PrerequisitesExecutor string          `json:"prerequisites_executor"`
 	Prerequisites         json.RawMessage `json:"prerequisites"`
 	InputArguments        json.RawMessage `json:"input_arguments"`
+	ArgumentValues        json.RawMessage `json:"argument_values"` // red's values for the input arguments: {name: value}
 	ElevationRequired     bool            `json:"elevation_required"`
 	Platforms             json.RawMessage `json:"platforms"`
 	ExpectedDetection     string          `json:"expected_detection"`

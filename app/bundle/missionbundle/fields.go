@@ -56,7 +56,7 @@ var (
 		field{name: "state", keys: []string{"state", "skip_reason"}},
 		field{name: "timing", keys: []string{"started_at", "finished_at"}}),
 		plain("operator", "source_host", "source_ip", "target_host", "target_ip", "tool", "user_context", "command_run",
-			"output", "execution_result", "red_notes", "executed_at")...),
+			"output", "execution_result", "red_notes", "executed_at", "argument_values")...),
 		// Blue (per-control outcomes are the dynamic fields outcome:<control>).
 		field{name: "blue_notes", blue: true},
 		field{name: "assessed_at", blue: true},

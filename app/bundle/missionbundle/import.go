@@ -91,6 +91,9 @@ func normalize(d *docs) {
 	for i := range d.Tests {
 		t := &d.Tests[i]
 		t.Prerequisites, t.InputArguments, t.Platforms = canon(t.Prerequisites), canon(t.InputArguments), canon(t.Platforms)
+		if t.ArgumentValues = canon(t.ArgumentValues); string(t.ArgumentValues) == "null" {
+			t.ArgumentValues = json.RawMessage("{}") // a bundle made before argument values travelled
+		}
 		if t.Outcomes == nil {
 			t.Outcomes = []Outcome{}
 		}

@@ -300,6 +300,7 @@ type testRow struct {
 	PrerequisitesExecutor string   `db:"prerequisites_executor"`
 	Prerequisites         db.JSON  `db:"prerequisites"`
 	InputArguments        db.JSON  `db:"input_arguments"`
+	ArgumentValues        db.JSON  `db:"argument_values"`
 	ElevationRequired     bool     `db:"elevation_required"`
 	Platforms             db.JSON  `db:"platforms"`
 	ExpectedDetection     string   `db:"expected_detection"`
@@ -334,7 +335,7 @@ type testRow struct {
 
 var testColumns = []string{"id", "mission_scenario_id", "test_template_id", "category_id", "position", "name",
 	"description", "objective", "executor", "command_template", "cleanup_command", "prerequisites_executor", "prerequisites",
-	"input_arguments", "elevation_required", "platforms", "expected_detection", "opsec_level", "state", "skip_reason",
+	"input_arguments", "argument_values", "elevation_required", "platforms", "expected_detection", "opsec_level", "state", "skip_reason",
 	"assigned_red_user_id", "assigned_blue_user_id", "operator", "started_at", "finished_at", "source_host", "source_ip",
 	"target_host", "target_ip", "tool", "user_context", "command_run", "output", "execution_result", "red_notes", "executed_at",
 	"blue_notes", "outcome_level_id", "detected_at", "assessed_at", "version", "created_at", "updated_at", "deleted_at"}
@@ -344,6 +345,7 @@ func (r testRow) test() Test {
 		Position: r.Position, Name: r.Name, Description: r.Description, Objective: r.Objective, Executor: r.Executor,
 		CommandTemplate: r.CommandTemplate, CleanupCommand: r.CleanupCommand, PrerequisitesExecutor: r.PrerequisitesExecutor,
 		Prerequisites: canon(json.RawMessage(r.Prerequisites)), InputArguments: canon(json.RawMessage(r.InputArguments)),
+		ArgumentValues:    canon(json.RawMessage(r.ArgumentValues)),
 		ElevationRequired: r.ElevationRequired, Platforms: canon(json.RawMessage(r.Platforms)), ExpectedDetection: r.ExpectedDetection,
 		OpsecLevel: r.OpsecLevel, State: r.State, SkipReason: r.SkipReason, Operator: r.Operator, StartedAt: r.StartedAt,
 		FinishedAt: r.FinishedAt, SourceHost: r.SourceHost, SourceIP: r.SourceIP, TargetHost: r.TargetHost, TargetIP: r.TargetIP,

@@ -24,6 +24,7 @@ import (
 	"github.com/purplebook/purplebook/app/db/dbtest"
 	"github.com/purplebook/purplebook/app/missions"
 	"github.com/purplebook/purplebook/app/services"
+	"github.com/purplebook/purplebook/app/templates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -225,14 +226,28 @@ func TestRoundTripAndReimport(t *testing.T) {
 	a, b := newInstance(t, "Red laptop", c), newInstance(t, "Team server", c)
 	missionID, testIDs, blobs := a.seed()
 
+	// An Atomic test with red's argument values: they travel too.
+	ctx := context.Background()
+	tpl, err := a.set.Templates.Create(ctx, a.admin.Actor, templates.Input{Name: "LSASS dump", Command: "procdump -ma lsass.exe #{output_file}",
+		InputArguments: []templates.InputArgument{{Name: "output_file", Description: "where", Type: "path", Default: `C:\t\a.dmp`}}})
+	require.NoError(t, err)
+	atomic, err := a.set.Missions.AddTest(ctx, a.admin, missionID, missions.AddTestInput{TestTemplateID: tpl.ID})
+	require.NoError(t, err)
+	a.patch(missionID, atomic.ID, `{"argument_values":{"output_file":"D:\\x.dmp"}}`)
+	// B has no such template, so its copy refers to none; so that the two
+	// exports compare equal, A's test lets go of its template too.
+	_, err = a.set.DB.Write.Update("mission_tests", dbx.Params{"test_template_id": nil}, dbx.HashExp{"id": atomic.ID}).Execute()
+	require.NoError(t, err)
+
 	fromA := a.export(missionID, missionbundle.ExportOptions{Evidence: true, Blue: true})
 	dry, done := b.importFile(fromA, missionbundle.ApplyParams{})
 	assert.True(t, dry.DryRun)
 	assert.Equal(t, "create", dry.Mission.Action)
+	assert.Equal(t, map[string]string{"output_file": `D:\x.dmp`}, b.test(missionID, atomic.ID).ArgumentValues)
 	assert.Equal(t, "Red laptop", dry.Source.InstanceName)
 	assert.Equal(t, a.set.Identity.Fingerprint(), dry.Source.Fingerprint)
 	assert.False(t, dry.Source.Trusted, "B does not trust A's key yet")
-	assert.Equal(t, 3, dry.Objects["tests"].Created)
+	assert.Equal(t, 4, dry.Objects["tests"].Created)
 	assert.Equal(t, 2, dry.Objects["evidence"].Created)
 	assert.Empty(t, dry.Conflicts)
 	var red missionbundle.UserMapping
@@ -280,7 +295,7 @@ func TestRoundTripAndReimport(t *testing.T) {
 	assert.Equal(t, 0, dry2.Changed, "%+v", dry2.Changes)
 	assert.Equal(t, 0, done2.Changed)
 	assert.Equal(t, "merge", dry2.Mission.Action)
-	assert.Equal(t, 3, dry2.Objects["tests"].Unchanged)
+	assert.Equal(t, 4, dry2.Objects["tests"].Unchanged)
 	assert.Empty(t, dry2.Conflicts)
 	assert.Equal(t, docs(t, fromB), docs(t, b.export(missionID, missionbundle.ExportOptions{Evidence: true, Blue: true})))
 }

@@ -198,6 +198,12 @@ func validate(d *docs, meta Meta) error {
 		}
 		p.jsonArray(what+" prerequisites", t.Prerequisites)
 		p.jsonArray(what+" input arguments", t.InputArguments)
+		if len(t.ArgumentValues) > 0 { // absent: a bundle made before argument values travelled
+			var values map[string]string
+			if err := json.Unmarshal(t.ArgumentValues, &values); err != nil || values == nil {
+				p.add("%s argument values are not an object of texts", what)
+			}
+		}
 		var plats []string
 		if err := json.Unmarshal(t.Platforms, &plats); err != nil || plats == nil {
 			p.add("%s platforms is not a list of names", what)
