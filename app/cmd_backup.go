@@ -1,10 +1,10 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,38 +51,11 @@ func runBackup(ctx context.Context, e env, args []string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "purplebook-backup-"+time.Now().UTC().Format("20060102T150405Z")+".pbz")
 	}
-	// Written beside the target and renamed at the end: an interrupted
-	// backup never leaves a half-written file under the requested name.
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".backup-*.pbz")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_ = tmp.Chmod(0o600)
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	progress := progressPrinter(e, 0)
-	meta, werr := set.Backups.WriteTo(ctx, bw, func(n int64) {
-		if progress != nil {
-			progress(n, 0)
-		}
-	})
-	if werr == nil {
-		werr = bw.Flush()
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	clearProgress(e)
-	if werr != nil {
-		return werr
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	var meta instancebundle.Meta
+	size, err := writeBundleFile(e, path, 0, func(w io.Writer, progress func(int64)) (err error) {
+		meta, err = set.Backups.WriteTo(ctx, w, progress)
 		return err
-	}
-	st, err := os.Stat(path)
+	})
 	if err != nil {
 		return err
 	}
@@ -91,7 +64,7 @@ func runBackup(ctx context.Context, e env, args []string) error {
 		rows += t.Rows
 	}
 	fmt.Fprintf(e.stdout, "backed up %d tables (%d rows) and %d evidence files to %s (%.1f MB)\n",
-		len(meta.Tables), rows, meta.Evidence.Files, path, float64(st.Size())/1e6)
+		len(meta.Tables), rows, meta.Evidence.Files, path, float64(size)/1e6)
 	fmt.Fprintf(e.stdout, "signed by %s, key fingerprint %s\n", set.Identity.Name(), set.Identity.Fingerprint())
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,40 +181,13 @@ func exportBundle(ctx context.Context, e env, set *services.Set, missionID, out 
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		out = filepath.Join(out, x.Filename)
 	}
-	// Write next to the target and rename at the end: an interrupted
-	// export leaves no half-written bundle under the requested name. (The
-	// file is not fsynced: after a power cut it may be damaged, which
-	// every importer detects and refuses.)
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".bundle-*.pbz")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", out, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	progress := progressPrinter(e, x.Estimate)
-	werr := x.WriteTo(ctx, bw, func(n int64) {
-		if progress != nil {
-			progress(n, 0)
-		}
+	size, err := writeBundleFile(e, out, x.Estimate, func(w io.Writer, progress func(int64)) error {
+		return x.WriteTo(ctx, w, progress)
 	})
-	if werr == nil {
-		werr = bw.Flush()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	clearProgress(e)
-	if werr != nil {
-		return werr
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return err
-	}
-	st, err := os.Stat(out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "exported mission %s to %s (%.1f MB)\n", missionID, out, float64(st.Size())/1e6)
+	fmt.Fprintf(e.stdout, "exported mission %s to %s (%.1f MB)\n", missionID, out, float64(size)/1e6)
 	fmt.Fprintf(e.stdout, "signed by %s, key fingerprint %s\n", set.Identity.Name(), set.Identity.Fingerprint())
 	return nil
 }
@@ -327,23 +301,11 @@ func exportLibrary(ctx context.Context, e env, set *services.Set, out string) er
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		out = filepath.Join(out, set.Library.Filename())
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".bundle-*.pbz")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", out, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	meta, werr := set.Library.WriteTo(ctx, bw, librarybundle.All)
-	if werr == nil {
-		werr = bw.Flush()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	var meta librarybundle.Meta
+	if _, err := writeBundleFile(e, out, 0, func(w io.Writer, _ func(int64)) (err error) {
+		meta, err = set.Library.WriteTo(ctx, w, librarybundle.All)
+		return err
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "exported %d test templates, %d scenario templates, %d detection levels and %d security controls to %s\n",
@@ -388,4 +350,47 @@ func importLibrary(ctx context.Context, e env, set *services.Set, imp *bundle.Im
 	}
 	fmt.Fprintf(e.stdout, "apply: committed, %d changed\n", done.Changed)
 	return nil
+}
+
+// writeBundleFile writes a bundle (export or backup) to path through a
+// 0600 temporary file beside it, fsynced and renamed at the end: an
+// interrupted write never leaves a half-written file under that name.
+// write gets a buffered writer and a progress callback (bytes written so
+// far; estimate, when known, makes it a percentage). It answers the size of
+// the file.
+func writeBundleFile(e env, path string, estimate int64, write func(w io.Writer, progress func(int64)) error) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bundle-*.pbz")
+	if err != nil {
+		return 0, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_ = tmp.Chmod(0o600)
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	show := progressPrinter(e, estimate)
+	werr := write(bw, func(n int64) {
+		if show != nil {
+			show(n, 0)
+		}
+	})
+	if werr == nil {
+		werr = bw.Flush()
+	}
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	clearProgress(e)
+	if werr != nil {
+		return 0, werr
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
 }
