@@ -26,6 +26,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -55,6 +56,8 @@ type result struct {
 	concMax          float64
 }
 
+var cpuProfile string
+
 func main() {
 	nTests := flag.Int("tests", 2000, "tests in the mission (5 outcomes each)")
 	clients := flag.Int("clients", 50, "concurrent PATCH clients")
@@ -62,6 +65,7 @@ func main() {
 	runs := flag.Int("runs", 100, "sequential measurements")
 	syncLevels := flag.String("sync", db.DefaultSynchronous, "SQLite synchronous levels to run, comma-separated (e.g. NORMAL,FULL); \"\" = no SQLite run")
 	pg := flag.String("pg", "", "PostgreSQL URL: run on a scratch schema there too (needs -tags postgres)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of each concurrent phase to this path + .<backend>")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
@@ -240,6 +244,11 @@ func run(ctx context.Context, label, dsn, dir string, nTestsV, clientsV int, dur
 	})
 
 	// Concurrency: each client PATCHes its own tests; every request timed.
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile + "." + strings.ReplaceAll(strings.ToLower(label), " ", "-"))
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	var ok, fails atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(*duration)
@@ -265,6 +274,9 @@ func run(ctx context.Context, label, dsn, dir string, nTestsV, clientsV int, dur
 		}(cl)
 	}
 	wg.Wait()
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
