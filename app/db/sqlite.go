@@ -130,10 +130,7 @@ func openSQLite(ctx context.Context, dsn string) (read, write *sql.DB, err error
 			return nil, nil, fmt.Errorf("db: create directory for %s: %w", path, err)
 		}
 	}
-	write, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "immediate", sync))
-	if err != nil {
-		return nil, nil, err
-	}
+	write = openCaching(sqliteDSN(path, "foreign_keys(1)", "immediate", sync), true)
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
@@ -141,16 +138,25 @@ func openSQLite(ctx context.Context, dsn string) (read, write *sql.DB, err error
 		write.Close()
 		return nil, nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
-	read, err = sql.Open("sqlite", sqliteDSN(path, "foreign_keys(1)", "", sync))
-	if err != nil {
-		write.Close()
-		return nil, nil, err
-	}
+	read = openCaching(sqliteDSN(path, "foreign_keys(1)", "", sync), false)
 	n := max(4, runtime.NumCPU())
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	return read, write, nil
 }
+
+// openCaching opens a pool of connections that keep their prepared
+// statements (stmtcache.go), with the driver registered as "sqlite".
+func openCaching(dsn string, detach bool) *sql.DB {
+	return sql.OpenDB(cachingConnector{dsn: dsn, base: sqliteDriver, detach: detach})
+}
+
+// sqliteDriver is the driver modernc registered as "sqlite".
+var sqliteDriver = func() *sqlite.Driver {
+	d, _ := sql.Open("sqlite", "")
+	defer d.Close()
+	return d.Driver().(*sqlite.Driver)
+}()
 
 func sqliteForeignKeyCheck(ctx context.Context, c *sql.DB) error {
 	rows, err := c.QueryContext(ctx, "PRAGMA foreign_key_check")

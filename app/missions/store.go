@@ -486,13 +486,31 @@ func (s *Service) changed(ctx context.Context, c Caller, err error, ev notify.Ev
 	if err != nil || s.notify == nil {
 		return err
 	}
-	ids, qerr := s.memberIDs(ctx, s.db.Read, ev.MissionID)
+	ids, qerr := s.listeners(ctx, s.db.Read, ev.MissionID)
 	if qerr != nil {
 		return nil
 	}
+	s.publish(c, ids, ev)
+	return nil
+}
+
+// listeners are the mission's members to tell of a change, read only when
+// somebody listens at all (the query is most of a small write's cost
+// otherwise).
+func (s *Service) listeners(ctx context.Context, b dbx.Builder, missionID string) ([]string, error) {
+	if s.notify == nil || !s.notify.Listening() {
+		return nil, nil
+	}
+	return s.memberIDs(ctx, b, missionID)
+}
+
+// publish tells the listening members of a committed change.
+func (s *Service) publish(c Caller, ids []string, ev notify.Event) {
+	if s.notify == nil || len(ids) == 0 {
+		return
+	}
 	ev.ActorID = c.UserID
 	s.notify.Publish(ids, ev)
-	return nil
 }
 
 // TestChanged tells the mission's open views that a test changed outside

@@ -118,6 +118,8 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 	sent := p.sent()
 	var notifyAfter []func(tx *dbx.Tx) error
 	version := 0
+	var out Test
+	var listeners []string
 	err := s.db.Tx(ctx, func(tx *dbx.Tx) error {
 		now := s.nowTime()
 		a, err := s.load(ctx, tx, c, missionID)
@@ -350,13 +352,28 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
-			Details: testDiff(before, r, sent)})
+		if err := audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
+			Details: testDiff(before, r, sent)}); err != nil {
+			return err
+		}
+		// The answer and the listeners to tell are read here, on the write
+		// connection, whose page cache this write left warm: after the
+		// commit, every read-pool connection would start cold (SQLite drops
+		// a connection's cache when another one wrote), and under many
+		// writers that re-reading was a third of a PATCH's cost.
+		ts, err := s.render(ctx, tx, []testRow{r}, true)
+		if err != nil {
+			return err
+		}
+		out = ts[0]
+		listeners, err = s.listeners(ctx, tx, missionID)
+		return err
 	})
-	if err := s.changed(ctx, c, err, notify.Event{Kind: "test.updated", MissionID: missionID, TestID: testID, Version: version}); err != nil {
+	if err != nil {
 		return Test{}, err
 	}
-	return s.GetTest(ctx, c, missionID, testID)
+	s.publish(c, listeners, notify.Event{Kind: "test.updated", MissionID: missionID, TestID: testID, Version: version})
+	return out, nil
 }
 
 // resultChanged reports whether an update changes what the results

@@ -101,6 +101,14 @@ func (h *Hub) Subscribe(userID string) (*Subscription, error) {
 	return s, nil
 }
 
+// Listening reports whether anybody holds a subscription: a publisher may
+// skip working out whom to tell when nobody listens.
+func (h *Hub) Listening() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) > 0
+}
+
 // Signal wakes every subscription of the given users (after SettleDelay, and
 // again RecheckDelay later). It never blocks.
 func (h *Hub) Signal(userIDs ...string) {

@@ -52,6 +52,9 @@ func (s *Service) Subscribe(userID string) (*Subscription, error) { return s.hub
 // (hub.Publish); call it after the change committed.
 func (s *Service) Publish(userIDs []string, ev Event) { s.hub.Publish(userIDs, ev) }
 
+// Listening reports whether any user holds a live stream.
+func (s *Service) Listening() bool { return s.hub.Listening() }
+
 // Create adds one notification per distinct user (never to skip, usually the
 // actor: nobody is notified of their own change), created at at: the time
 // of the change, on the caller's clock.

@@ -162,7 +162,7 @@ func Restore(ctx context.Context, file string, o RestoreOptions) (Report, error)
 
 	step("loading the tables")
 	err = ev.Adopt(ctx, staged, func() error {
-		return d.Tx(ctx, func(tx *dbx.Tx) error {
+		return d.TxAlone(ctx, func(tx *dbx.Tx) error {
 			if err := load(ctx, d, tx, r, cat, meta); err != nil {
 				return err
 			}
