@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ import (
 // minutes) for the process to be killed: the crash test's way to stop an
 // apply at its worst moment. Never set it outside tests.
 const EnvHoldApply = "PURPLEBOOK_TEST_HOLD_APPLY"
+
+// EnvCPUProfile names a file a bundle command writes its CPU profile to
+// (go tool pprof): how the bundle bench profiles the real export and
+// import. A diagnostic, off unless set.
+const EnvCPUProfile = "PURPLEBOOK_CPUPROFILE"
 
 const bundleHelp = `Usage: purplebook bundle <action> [flags]
 
@@ -58,6 +64,17 @@ func runBundle(ctx context.Context, e env, args []string) error {
 			return errUsage
 		}
 		return nil
+	}
+	if path := e.getenv(EnvCPUProfile); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	action, args := args[0], args[1:]
 	fs := config.NewFlagSet("bundle "+action, bundleHelp, e.stderr, e.getenv)
