@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +28,15 @@ import (
 // minutes) for the process to be killed: the crash test's way to stop an
 // apply at its worst moment. Never set it outside tests.
 const EnvHoldApply = "PURPLEBOOK_TEST_HOLD_APPLY"
+
+// EnvCPUProfile names a file a bundle command writes its CPU profile to
+// (go tool pprof): how the bundle bench profiles the real export and
+// import. A diagnostic, off unless set.
+const EnvCPUProfile = "PURPLEBOOK_CPUPROFILE"
+
+// bundleMemoryLimit is the bundle commands' soft heap limit (unless
+// GOMEMLIMIT says otherwise).
+const bundleMemoryLimit = 48 << 20
 
 const bundleHelp = `Usage: purplebook bundle <action> [flags]
 
@@ -58,6 +69,25 @@ func runBundle(ctx context.Context, e env, args []string) error {
 			return errUsage
 		}
 		return nil
+	}
+	if e.getenv("GOMEMLIMIT") == "" {
+		// A soft heap limit: a 2,000-test import keeps ~30 MB live, and
+		// the default pacing lets the heap double that before collecting,
+		// which took a bundle command's peak RSS near 100 MB (issue 12's
+		// bound). Past the limit the runtime caps the GC's CPU, so a
+		// larger mission is slower, never refused.
+		debug.SetMemoryLimit(bundleMemoryLimit)
+	}
+	if path := e.getenv(EnvCPUProfile); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	action, args := args[0], args[1:]
 	fs := config.NewFlagSet("bundle "+action, bundleHelp, e.stderr, e.getenv)

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,6 +112,37 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	assert.True(t, r.Verified())
 	for p, want := range blobs {
 		assert.Equal(t, want, staged[p].Bytes(), "staged copy of %s is byte-identical", p)
+	}
+	// The same on two goroutines: every copy whole, finished as verified.
+	r2, err := open(t, b)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	copies, finished := map[string]*bytes.Buffer{}, map[string]bool{}
+	var progressed atomic.Int64
+	require.NoError(t, r2.VerifyConcurrent(context.Background(), 2, func(e bundle.Entry) (io.Writer, func(error) error, error) {
+		if !strings.HasPrefix(e.Path, "evidence/") {
+			return nil, nil, nil
+		}
+		buf := &bytes.Buffer{}
+		mu.Lock()
+		copies[e.Path] = buf
+		mu.Unlock()
+		return buf, func(err error) error {
+			mu.Lock()
+			finished[e.Path] = err == nil
+			mu.Unlock()
+			return nil
+		}, nil
+	}, func(n int64) { progressed.Store(n) }))
+	assert.True(t, r2.Verified())
+	var total int64
+	for _, e := range r2.Manifest().Entries {
+		total += e.Size
+	}
+	assert.Equal(t, total, progressed.Load(), "progress counts every entry's bytes")
+	for p, want := range blobs {
+		assert.Equal(t, want, copies[p].Bytes(), "concurrent staged copy of %s is byte-identical", p)
+		assert.True(t, finished[p], "%s finished as verified", p)
 	}
 	var doc map[string]any
 	require.NoError(t, r.ReadJSON("mission.json", &doc))
@@ -218,18 +251,37 @@ func deflate(t testing.TB, b []byte) []byte {
 	return out.Bytes()
 }
 
-// refused asserts a 422 with the given reason, from opening or verifying.
+// refused asserts a 422 with the given reason, from opening or verifying,
+// one entry after the other and on several goroutines (which must not
+// report a damaged entry's staged copy as good).
 func refused(t *testing.T, b []byte, lim bundle.Limits, reason string) {
 	t.Helper()
-	r, err := bundle.NewReader(bytes.NewReader(b), int64(len(b)), lim)
-	if err == nil {
-		err = r.Verify(context.Background(), nil, nil)
+	for _, concurrent := range []bool{false, true} {
+		r, err := bundle.NewReader(bytes.NewReader(b), int64(len(b)), lim)
+		var good sync.Map
+		if err == nil && !concurrent {
+			err = r.Verify(context.Background(), nil, nil)
+		} else if err == nil {
+			err = r.VerifyConcurrent(context.Background(), 3, func(e bundle.Entry) (io.Writer, func(error) error, error) {
+				return io.Discard, func(err error) error {
+					if err == nil {
+						good.Store(e.Path, true)
+					}
+					return nil
+				}, nil
+			}, nil)
+		}
+		require.Error(t, err)
+		var ae *apperr.Error
+		require.True(t, errors.As(err, &ae), "want an *apperr.Error, got %T: %v", err, err)
+		assert.ErrorIs(t, err, apperr.ErrUnprocessable)
+		assert.Equal(t, reason, ae.Details["reason"], ae.Message)
+		assert.False(t, r != nil && r.Verified(), "a refused bundle is not verified")
+		if path, ok := ae.Details["entry"].(string); ok && path != "" {
+			_, staged := good.Load(path)
+			assert.False(t, staged, "the damaged entry %s was finished as good", path)
+		}
 	}
-	require.Error(t, err)
-	var ae *apperr.Error
-	require.True(t, errors.As(err, &ae), "want an *apperr.Error, got %T: %v", err, err)
-	assert.ErrorIs(t, err, apperr.ErrUnprocessable)
-	assert.Equal(t, reason, ae.Details["reason"], ae.Message)
 }
 
 func TestHostileArchivesAreRefused(t *testing.T) {

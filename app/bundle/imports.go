@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,32 +375,40 @@ func (imp *Import) Stage(ctx context.Context, need func(Entry) bool, progress fu
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("bundle: create staging: %w", err)
 	}
+	// Entries are verified and staged on two goroutines (inflating and
+	// hashing gigabytes is CPU work), and each staged file is fsynced on
+	// the flusher's while the next ones are read.
 	flush := newFlusher(2)
-	var open *os.File
-	handOver := func() {
-		if open != nil {
-			flush.add(open)
-			open = nil
-		}
-	}
-	err := imp.reader.Verify(ctx, func(e Entry) (io.Writer, error) {
-		handOver()
+	var mu sync.Mutex // imp.staged
+	err := imp.reader.VerifyConcurrent(ctx, stageWorkers, func(e Entry) (io.Writer, func(error) error, error) {
 		if need == nil || !need(e) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		if _, ok := imp.staged[e.SHA256]; ok {
-			return nil, nil
+		mu.Lock()
+		_, ok := imp.staged[e.SHA256]
+		mu.Unlock()
+		if ok {
+			return nil, nil, nil
 		}
 		p := filepath.Join(dir, e.SHA256)
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("bundle: stage %s: %w", e.Path, err)
+			return nil, nil, fmt.Errorf("bundle: stage %s: %w", e.Path, err)
 		}
-		open = f
-		imp.staged[e.SHA256] = p
-		return f, nil
+		return f, func(err error) error {
+			if err != nil {
+				// Damaged: never staged (a retry must not trust the copy).
+				f.Close()
+				os.Remove(p)
+				return nil
+			}
+			mu.Lock()
+			imp.staged[e.SHA256] = p
+			mu.Unlock()
+			flush.add(f)
+			return nil
+		}, nil
 	}, progress)
-	handOver()
 	if ferr := flush.wait(); err == nil && ferr != nil {
 		err = ferr
 	}
@@ -409,6 +418,9 @@ func (imp *Import) Stage(ctx context.Context, need func(Entry) bool, progress fu
 	syncDir(dir)
 	return nil
 }
+
+// stageWorkers is how many entries Stage verifies at once.
+var stageWorkers = min(2, max(1, runtime.NumCPU()))
 
 // flusher fsyncs and closes files on a few goroutines.
 type flusher struct {

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/purplebook/purplebook/app/db"
 )
@@ -358,31 +359,122 @@ func (r *Reader) Verify(ctx context.Context, stage func(e Entry) (io.Writer, err
 				w = sw
 			}
 		}
-		rc, err := r.OpenEntry(e.Path)
-		if err != nil {
+		if err := r.verifyEntry(e, w, buf, func(n int64) {
+			done += n
+			if progress != nil {
+				progress(done)
+			}
+		}); err != nil {
 			return err
 		}
-		for {
-			n, rerr := rc.Read(buf)
-			if n > 0 {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					rc.Close()
-					return fmt.Errorf("bundle: stage %s: %w", e.Path, werr)
-				}
-				done += int64(n)
-				if progress != nil {
-					progress(done)
-				}
+	}
+	r.verified = true
+	return nil
+}
+
+// verifyEntry reads one entry through its checks into w, reporting the
+// bytes of each read to read.
+func (r *Reader) verifyEntry(e Entry, w io.Writer, buf []byte, read func(int64)) error {
+	rc, err := r.OpenEntry(e.Path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	for {
+		n, rerr := rc.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("bundle: stage %s: %w", e.Path, werr)
 			}
-			if errors.Is(rerr, io.EOF) {
-				break
-			}
-			if rerr != nil {
-				rc.Close()
-				return rerr
-			}
+			read(int64(n))
 		}
-		rc.Close()
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// VerifyConcurrent is Verify on several goroutines at once (entries are
+// independent: each is inflated, hashed and staged by one worker), for
+// bundles of many large entries. stage may be called concurrently; the
+// writer it returns, when not nil, is closed by the worker once the entry
+// was read, with the entry's error (nil: verified) — it must not be
+// trusted before then. progress is called by one goroutine at a time.
+func (r *Reader) VerifyConcurrent(ctx context.Context, workers int, stage func(e Entry) (io.Writer, func(error) error, error),
+	progress func(int64)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		done    int64
+		first   error
+		entries = make(chan Entry)
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	read := func(n int64) {
+		mu.Lock()
+		done += n
+		if progress != nil {
+			progress(done)
+		}
+		mu.Unlock()
+	}
+	for range max(1, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			for e := range entries {
+				var w io.Writer = io.Discard
+				var finish func(error) error
+				if stage != nil {
+					sw, fin, err := stage(e)
+					if err != nil {
+						fail(err)
+						continue
+					}
+					if sw != nil {
+						w, finish = sw, fin
+					}
+				}
+				err := r.verifyEntry(e, w, buf, read)
+				if finish != nil {
+					if ferr := finish(err); err == nil {
+						err = ferr
+					}
+				}
+				if err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range r.manifest.Entries {
+		select {
+		case entries <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(entries)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	r.verified = true
 	return nil

@@ -99,21 +99,9 @@ func (e *entryWriter) Write(p []byte) (int, error) {
 // before the next Create or Close. compress deflates it; pass false for
 // content that is already compressed.
 func (w *Writer) Create(path string, compress bool) (io.Writer, error) {
-	if err := w.finishEntry(); err != nil {
+	if err := w.begin(path); err != nil {
 		return nil, err
 	}
-	if w.closed {
-		return nil, errors.New("bundle: writer closed")
-	}
-	if !ValidPath(path) || path == ManifestPath || path == SignaturePath {
-		w.err = fmt.Errorf("bundle: invalid entry name %q", path)
-		return nil, w.err
-	}
-	if w.names[path] {
-		w.err = fmt.Errorf("bundle: entry %q written twice", path)
-		return nil, w.err
-	}
-	w.names[path] = true
 	zf, err := w.zw.CreateHeader(w.fileHeader(path, compress))
 	if err != nil {
 		w.err = fmt.Errorf("bundle: create %s: %w", path, err)
@@ -121,6 +109,26 @@ func (w *Writer) Create(path string, compress bool) (io.Writer, error) {
 	}
 	w.cur = &entryWriter{path: path, zw: zf, h: sha256.New()}
 	return w.cur, nil
+}
+
+// begin ends the current entry and claims path for the next.
+func (w *Writer) begin(path string) error {
+	if err := w.finishEntry(); err != nil {
+		return err
+	}
+	if w.closed {
+		return errors.New("bundle: writer closed")
+	}
+	if !ValidPath(path) || path == ManifestPath || path == SignaturePath {
+		w.err = fmt.Errorf("bundle: invalid entry name %q", path)
+		return w.err
+	}
+	if w.names[path] {
+		w.err = fmt.Errorf("bundle: entry %q written twice", path)
+		return w.err
+	}
+	w.names[path] = true
+	return nil
 }
 
 func (w *Writer) fileHeader(path string, compress bool) *zip.FileHeader {

@@ -40,6 +40,9 @@ type Service struct {
 	now     func() time.Time
 	tempDir string
 	sparse  int // List: one-pass limit (sparseMatches)
+	// walkLive: List's index walk of the live list orders by deleted_at
+	// first (PostgreSQL, see List).
+	walkLive bool
 }
 
 // New builds the service.
@@ -50,11 +53,11 @@ func New(o Options) *Service {
 	if o.Mitre != nil {
 		o.Mitre.OnSync(RefreshFilterColumns)
 	}
-	sparse := sparseMatches
-	if o.DB != nil && o.DB.Driver() == "postgres" {
-		sparse = onePassAlways
+	sparse, walkLive := sparseMatches, false
+	if o.DB != nil && o.DB.Driver() == db.Postgres {
+		sparse, walkLive = onePassAlways, true
 	}
-	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparse}
+	return &Service{db: o.DB, mitre: o.Mitre, now: o.Now, tempDir: o.TempDir, sparse: sparse, walkLive: walkLive}
 }
 
 // NewAtomicCollector starts an Atomic import whose archives are read

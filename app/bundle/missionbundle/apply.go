@@ -501,7 +501,7 @@ func (p *plan) writeSync(ctx context.Context, tx *dbx.Tx, seq int64) error {
 	}
 	rows := make([][]any, len(p.syncs))
 	for i, s := range p.syncs {
-		rows[i] = []any{db.NewID(), p.peer, p.meta.MissionID, s.typ, s.id, string(value(s.base)), s.peerSeq, seq, p.now}
+		rows[i] = []any{db.NewID(), p.peer, p.meta.MissionID, s.typ, s.id, string(s.base.encode()), s.peerSeq, seq, p.now}
 	}
 	if err := db.InsertRows(ctx, tx, "bundle_sync_states", []string{"id", "peer_instance_id", "mission_id", "object_type",
 		"object_id", "base", "peer_seq", "local_seq", "updated_at"}, rows); err != nil {

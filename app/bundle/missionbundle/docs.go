@@ -270,6 +270,22 @@ type docs struct {
 	Evidence []Evidence
 	Audit    []AuditEvent
 	Sync     []SyncBase
+
+	testObjs []obj // testObj of each of Tests, made once (see testObj)
+}
+
+// testObj is testObj(d.Tests[i]), computed once per document set: an
+// import plans its incoming documents twice (dry run, then apply), and
+// turning thousands of tests into fields is most of a plan's work. The
+// result is shared: callers must not change it.
+func (d *docs) testObj(i int) obj {
+	if d.testObjs == nil {
+		d.testObjs = make([]obj, len(d.Tests))
+	}
+	if d.testObjs[i] == nil {
+		d.testObjs[i] = testObj(d.Tests[i])
+	}
+	return d.testObjs[i]
 }
 
 // canon returns the canonical encoding of a JSON value: compact, object

@@ -218,23 +218,27 @@ func (x *Export) WriteTo(ctx context.Context, w io.Writer, progress func(int64))
 	if err := bw.WriteJSON(DocSync, x.d.Sync); err != nil {
 		return err
 	}
-	for _, e := range x.blobs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		f, err := s.o.Evidence.OpenContent(e.SHA256, e.Size)
-		if err != nil {
-			return fmt.Errorf("missionbundle: evidence %s vanished during the export: %w", e.SHA256, err)
-		}
-		got, err := bw.WriteFile(BlobDir+e.SHA256, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		if got.Size != e.Size || got.SHA256 != e.SHA256 {
+	// The evidence files, hashed and deflated on several goroutines while
+	// the zip is written (see bundle.Writer.WriteFiles).
+	files := make([]bundle.FileSource, len(x.blobs))
+	for i, e := range x.blobs {
+		files[i] = bundle.FileSource{Path: BlobDir + e.SHA256, Open: func() (io.ReadCloser, error) {
+			f, err := s.o.Evidence.OpenContent(e.SHA256, e.Size)
+			if err != nil {
+				return nil, fmt.Errorf("missionbundle: evidence %s vanished during the export: %w", e.SHA256, err)
+			}
+			return f, nil
+		}}
+	}
+	err := bw.WriteFiles(ctx, files, func(i int, got bundle.Entry) error {
+		if e := x.blobs[i]; got.Size != e.Size || got.SHA256 != e.SHA256 {
 			// The file on disk is not the content its name promises.
 			return fmt.Errorf("missionbundle: the stored file of evidence %s is damaged (its content no longer hashes to its name)", e.SHA256)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Close()
 }

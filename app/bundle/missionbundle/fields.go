@@ -148,10 +148,18 @@ func same(f field, a, b json.RawMessage) bool {
 }
 
 // toObj turns a record into its fields (every JSON key, canonical).
-func toObj(v any) obj {
+func toObj(v any) obj { return toObjExcept(v) }
+
+// toObjExcept is toObj without the keys skip (dropped before their values
+// are canonicalized: a test's outcomes are most of its encoding, and
+// testObj replaces them).
+func toObjExcept(v any, skip ...string) obj {
 	var o obj
 	if err := json.Unmarshal(mustMarshal(v), &o); err != nil {
 		panic("missionbundle: toObj: " + err.Error())
+	}
+	for _, k := range skip {
+		delete(o, k)
 	}
 	// The encoder's scalars are canonical already; only structured values
 	// (JSON columns, which load and normalize canonicalize too) are
@@ -162,6 +170,45 @@ func toObj(v any) obj {
 		}
 	}
 	return o
+}
+
+// encode is the canonical JSON of an obj whose values are canonical (as
+// toObj, get and the sync bases make them): its keys sorted, the values as
+// they are. It is value(o) without decoding and re-encoding every value.
+func (o obj) encode() json.RawMessage {
+	keys := sortedKeys(o)
+	n := 2
+	for _, k := range keys {
+		n += len(k) + len(o[k]) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendKey(b, k)
+		b = append(b, ':')
+		if v := o[k]; len(v) > 0 {
+			b = append(b, v...)
+		} else {
+			b = append(b, null...)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendKey appends k as a JSON string, as marshal would write it.
+func appendKey(b []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			kb, _ := marshal(k)
+			return append(b, kb...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"')
 }
 
 // fromObj fills a record from its fields.
@@ -205,13 +252,15 @@ type tagValue struct {
 // bookkeeping, derived values, and the template link (a local reference).
 var testNotFields = []string{"id", "version", "created_at", "updated_at", "outcome_level", "detected_at", "test_template_id", "outcomes"}
 
+// testSkipKeys are the keys testObj does not take from the record's
+// encoding: the fields that are not merged, and the tags (re-encoded as a
+// set).
+var testSkipKeys = append(append([]string(nil), testNotFields...), "mitre_tags")
+
 // testObj turns a test into its fields: outcomes become one field per
 // control, tags one set-valued field.
 func testObj(t Test) obj {
-	o := toObj(t)
-	for _, k := range testNotFields {
-		delete(o, k)
-	}
+	o := toObjExcept(t, testSkipKeys...)
 	for _, oc := range t.Outcomes {
 		o[outcomePrefix+oc.Control] = mustMarshal(oc.value())
 	}

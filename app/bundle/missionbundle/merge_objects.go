@@ -123,7 +123,7 @@ func (p *plan) recordSync(typ, id string, fs []field, in, merged obj) {
 		}
 		base[f.name] = v
 	}
-	if hasOld && old.PeerSeq == p.meta.SyncSeq && bytes.Equal(value(old.Base), value(base)) {
+	if hasOld && old.PeerSeq == p.meta.SyncSeq && bytes.Equal(obj(old.Base).encode(), base.encode()) {
 		return // re-import of the same bundle: nothing new
 	}
 	p.syncs = append(p.syncs, syncOp{typ: typ, id: id, base: base, peerSeq: p.meta.SyncSeq})
@@ -264,13 +264,15 @@ func (p *plan) planTests() error {
 			localTests[p.local.Tests[i].ID] = &p.local.Tests[i]
 		}
 	}
-	for _, it := range p.in.Tests {
+	for i, it := range p.in.Tests {
+		inObj := p.in.testObj(i)
 		if it.CategoryID != nil {
 			if to, ok := p.catMap[*it.CategoryID]; ok {
 				it.CategoryID = &to
+				inObj = clone(inObj)
+				inObj["category_id"] = mustMarshal(to)
 			}
 		}
-		inObj := testObj(it)
 		lt, ok := localTests[it.ID]
 		if !ok {
 			p.tests = append(p.tests, testOp{action: "create", rec: it, outcomesChanged: true, tagsChanged: true})
