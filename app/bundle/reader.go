@@ -18,6 +18,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/purplebook/purplebook/app/db"
 )
 
@@ -70,6 +71,10 @@ func NewReader(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, Invalid("bundle_not_zip", "", "This is not a Purplebook bundle: the file is not a readable zip archive.")
 	}
+	// klauspost's inflater reads deflate about twice as fast as the
+	// standard library's (the decompression of the logs in a bundle was
+	// the largest per-byte cost of an import).
+	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return flate.NewReader(r) })
 	r := &Reader{zr: zr, size: size, lim: lim, files: map[string]*zip.File{}}
 	if err := r.checkStructure(); err != nil {
 		return nil, err

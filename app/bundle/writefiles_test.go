@@ -28,7 +28,7 @@ func TestWriteFilesConcurrent(t *testing.T) {
 	id := newIdentity(t, "A")
 	png := append([]byte("\x89PNG\r\n\x1a\n"), randomBytes(t, 300_000)...)
 	logs := []byte(strings.Repeat("2026-03-01 12:00:00 host-7 EventID=4688 proc=powershell.exe\n", 20_000))
-	big := []byte(hex.EncodeToString(randomBytes(t, 6<<20))) // deflates to more than the 4 MB held
+	big := wordSoup(t, 12<<20) // deflates to more than the 4 MB held
 	contents := [][]byte{logs, png, big, {}, []byte("x"), png[:70_000], logs[:100]}
 	var files []bundle.FileSource
 	for i, c := range contents {
@@ -71,12 +71,16 @@ func TestWriteFilesConcurrent(t *testing.T) {
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	require.NoError(t, err)
 	methods := map[string]uint16{}
+	packed := map[string]uint64{}
 	for _, f := range zr.File {
 		methods[f.Name] = f.Method
+		packed[f.Name] = f.CompressedSize64
 	}
 	assert.Equal(t, zip.Deflate, methods["evidence/00"], "logs are deflated")
 	assert.Equal(t, zip.Store, methods["evidence/01"], "a PNG is stored")
 	assert.Equal(t, zip.Deflate, methods["evidence/02"], "a file too large to hold is still deflated, streamed")
+	assert.Greater(t, packed["evidence/02"], uint64(4<<20), "evidence/02 is too large to hold once deflated")
+	assert.Less(t, packed["evidence/02"], uint64(len(big))*3/4, "and it shrank")
 }
 
 // A stored file that changes between its hashing and its copy fails the
@@ -110,4 +114,26 @@ func TestWriteFilesRefusesChangedContent(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "damaged")
 	require.Error(t, w.Close())
+}
+
+// wordSoup is text of n bytes: random words from a vocabulary of 4,096, a
+// line of 12 words each. It deflates (the vocabulary repeats) but stays
+// large (the order does not): about a third of n.
+func wordSoup(t testing.TB, n int) []byte {
+	raw := randomBytes(t, 4096*6+n/4)
+	words := make([]string, 4096)
+	for i := range words {
+		words[i] = hex.EncodeToString(raw[i*6 : i*6+5])
+	}
+	pick := raw[4096*6:]
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString(words[(int(pick[(2*i)%len(pick)])<<4|int(pick[(2*i+1)%len(pick)])>>4)%4096])
+		if i%12 == 11 {
+			b.WriteByte('\n')
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.Bytes()[:n]
 }
