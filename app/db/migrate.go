@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 )
 
@@ -178,10 +181,31 @@ func (d *DB) MigrateDown(ctx context.Context, n int) error {
 }
 
 // MigrateForce sets the version without running anything and clears the dirty
-// flag: for an operator who repaired a failed migration by hand.
+// flag: for an operator who repaired a failed migration by hand. Version 0
+// means "no migration applied" (an empty database: up then runs them all);
+// any other version must be one this binary embeds, or up could never find
+// where to go on from (golang-migrate would record it and then fail on
+// every start with "file does not exist").
 func (d *DB) MigrateForce(ctx context.Context, version int) error {
+	target := version
+	if version == 0 {
+		target = database.NilVersion
+	} else {
+		versions, err := migrationVersions(d.dialect.migrations())
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(versions, uint(version)) {
+			names := make([]string, len(versions))
+			for i, v := range versions {
+				names[i] = strconv.Itoa(int(v))
+			}
+			return fmt.Errorf("db: %d is not a schema version of this purplebook (its versions: %s; 0 means none applied)",
+				version, strings.Join(names, ", "))
+		}
+	}
 	return d.withMigrate(ctx, func(m *migrate.Migrate) error {
-		return m.Force(version)
+		return m.Force(target)
 	})
 }
 

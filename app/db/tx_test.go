@@ -93,6 +93,7 @@ func TestTxGroupCommit(t *testing.T) {
 	panics := make([]any, n)
 	seen := make([]int, n)
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
