@@ -28,7 +28,7 @@ func TestWriteFilesConcurrent(t *testing.T) {
 	id := newIdentity(t, "A")
 	png := append([]byte("\x89PNG\r\n\x1a\n"), randomBytes(t, 300_000)...)
 	logs := []byte(strings.Repeat("2026-03-01 12:00:00 host-7 EventID=4688 proc=powershell.exe\n", 20_000))
-	big := wordSoup(t, 12<<20) // deflates to more than the 4 MB held
+	big := wordSoup(t, 24<<20) // deflates to more than the 4 MB held
 	contents := [][]byte{logs, png, big, {}, []byte("x"), png[:70_000], logs[:100]}
 	var files []bundle.FileSource
 	for i, c := range contents {
@@ -116,19 +116,20 @@ func TestWriteFilesRefusesChangedContent(t *testing.T) {
 	require.Error(t, w.Close())
 }
 
-// wordSoup is text of n bytes: random words from a vocabulary of 4,096, a
-// line of 12 words each. It deflates (the vocabulary repeats) but stays
-// large (the order does not): about a third of n.
+// wordSoup is text of n bytes: random words from a vocabulary of 512, a
+// line of 12 words each. Any 64 KB sample repeats its words (so it tests
+// compressible), and the whole deflates to about a quarter of n: the word
+// order is random.
 func wordSoup(t testing.TB, n int) []byte {
-	raw := randomBytes(t, 4096*6+n/4)
-	words := make([]string, 4096)
+	raw := randomBytes(t, 512*5+n/5)
+	words := make([]string, 512)
 	for i := range words {
-		words[i] = hex.EncodeToString(raw[i*6 : i*6+5])
+		words[i] = hex.EncodeToString(raw[i*5 : i*5+5])
 	}
-	pick := raw[4096*6:]
+	pick := raw[512*5:]
 	var b bytes.Buffer
 	for i := 0; b.Len() < n; i++ {
-		b.WriteString(words[(int(pick[(2*i)%len(pick)])<<4|int(pick[(2*i+1)%len(pick)])>>4)%4096])
+		b.WriteString(words[(int(pick[(2*i)%len(pick)])<<1|int(pick[(2*i+1)%len(pick)])>>7)%512])
 		if i%12 == 11 {
 			b.WriteByte('\n')
 		} else {
