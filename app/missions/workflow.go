@@ -336,6 +336,22 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 		if err := s.writeTest(ctx, tx, r); err != nil {
 			return err
 		}
+		// The answer and the listeners to tell are read here, on the write
+		// connection, whose page cache this write left warm: after the
+		// commit, every read-pool connection would start cold (SQLite drops
+		// a connection's cache when another one wrote), and under many
+		// writers that re-reading was a third of a PATCH's cost. And before
+		// the aggregates, the mission and the audit chain are written: on
+		// PostgreSQL those row locks last until the commit, and every
+		// writer of the mission queues on them.
+		ts, err := s.render(ctx, tx, []testRow{r}, true)
+		if err != nil {
+			return err
+		}
+		out = ts[0]
+		if listeners, err = s.listeners(ctx, tx, missionID); err != nil {
+			return err
+		}
 		if resultChanged(before, r) {
 			if err := tally.TestUpdated(ctx, tx, missionID, testID, resultFacts(before), resultFacts(r)); err != nil {
 				return err
@@ -352,22 +368,8 @@ func (s *Service) PatchTest(ctx context.Context, c Caller, missionID, testID str
 				return err
 			}
 		}
-		if err := audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
-			Details: testDiff(before, r, sent)}); err != nil {
-			return err
-		}
-		// The answer and the listeners to tell are read here, on the write
-		// connection, whose page cache this write left warm: after the
-		// commit, every read-pool connection would start cold (SQLite drops
-		// a connection's cache when another one wrote), and under many
-		// writers that re-reading was a third of a PATCH's cost.
-		ts, err := s.render(ctx, tx, []testRow{r}, true)
-		if err != nil {
-			return err
-		}
-		out = ts[0]
-		listeners, err = s.listeners(ctx, tx, missionID)
-		return err
+		return audit.Record(ctx, tx, now, c.Actor, audit.Event{Action: "mission_test.update", ObjectType: "mission_test", ObjectID: testID,
+			Details: testDiff(before, r, sent)})
 	})
 	if err != nil {
 		return Test{}, err
