@@ -258,21 +258,11 @@ func generate(dir string, nTests int, evidence int64) (string, int64) {
 	return m.ID, total
 }
 
-// measure runs a command and returns its wall time and peak RSS (KB).
+// measure runs a command and returns its wall time (s) and peak RSS (KB).
 func measure(name string, args ...string) (float64, int64) {
-	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		fail("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	secs := time.Since(start).Seconds()
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-	}
-	return secs, rss
+	r, err := benchkit.RunCommand(nil, name, args...)
+	check(err)
+	return r.Wall.Seconds(), r.PeakKB
 }
 
 func check(err error) {

@@ -262,30 +262,19 @@ func profileEnv(what string) []string {
 	return []string{"PURPLEBOOK_CPUPROFILE=" + cpuProfile + "." + what}
 }
 
-// measure runs a command (env added to the bench's) and returns its wall time and peak RSS (KB); it
-// prints the command's CPU time (user + system), which shows how much of
-// the wall time was spent computing rather than waiting for the disk.
+// measure runs a command (env added to the bench's) and returns its wall
+// time (s) and peak RSS (KB); it prints the command's CPU time, which shows
+// how much of the wall time was spent computing rather than waiting for the
+// disk.
 func measure(env []string, name string, args ...string) (float64, int64) {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		fail("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	r, err := benchkit.RunCommand(env, name, args...)
+	check(err)
+	what := filepath.Base(name) + " " + args[1]
+	if name == "bash" {
+		what = "tar c | tar x"
 	}
-	secs := time.Since(start).Seconds()
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		what := filepath.Base(name) + " " + args[1]
-		if name == "bash" {
-			what = "tar c | tar x"
-		}
-		fmt.Printf("  (%s: %.2f s wall, %.2f s CPU)\n", what, secs, cpu.Seconds())
-	}
-	return secs, rss
+	fmt.Printf("  (%s: %.2f s wall, %.2f s CPU)\n", what, r.Wall.Seconds(), r.CPU.Seconds())
+	return r.Wall.Seconds(), r.PeakKB
 }
 
 func run(name string, args ...string) {
