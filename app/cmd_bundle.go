@@ -251,19 +251,8 @@ func importBundle(ctx context.Context, e env, cfg config.Config, set *services.S
 		return err
 	}
 	printReport(e, rep)
-	if dryRun {
-		fmt.Fprintln(e.stdout, "dry run: nothing was changed")
+	if !proceed(e, dryRun, yes, rep.Source.Trusted) {
 		return nil
-	}
-	if !yes {
-		q := "Apply this import?"
-		if !rep.Source.Trusted {
-			q = "The signer is NOT trusted here. Apply this import anyway?"
-		}
-		if !confirm(e, q) {
-			fmt.Fprintln(e.stdout, "not applied")
-			return nil
-		}
 	}
 	fmt.Fprintln(e.stdout, "apply: started")
 	done, err := set.Bundles.Apply(ctx, console(), imp, missionbundle.ApplyParams{AcceptUntrusted: true, Users: choices})
@@ -360,19 +349,8 @@ func importLibrary(ctx context.Context, e env, set *services.Set, imp *bundle.Im
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s: %s\n", w.Name, w.Message)
 	}
-	if dryRun {
-		fmt.Fprintln(e.stdout, "dry run: nothing was changed")
+	if !proceed(e, dryRun, yes, rep.Source.Trusted) {
 		return nil
-	}
-	if !yes {
-		q := "Apply this import?"
-		if !rep.Source.Trusted {
-			q = "The signer is NOT trusted here. Apply this import anyway?"
-		}
-		if !confirm(e, q) {
-			fmt.Fprintln(e.stdout, "not applied")
-			return nil
-		}
 	}
 	done, err := set.Library.Apply(ctx, console(), imp, true)
 	if err != nil {
@@ -423,4 +401,26 @@ func writeBundleFile(e env, path string, estimate int64, write func(w io.Writer,
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// proceed decides, after an import's report was printed, whether to apply
+// it: never on a dry run, at once with --yes, else when the user confirms
+// (warned when the signer is not trusted here).
+func proceed(e env, dryRun, yes, trusted bool) bool {
+	if dryRun {
+		fmt.Fprintln(e.stdout, "dry run: nothing was changed")
+		return false
+	}
+	if yes {
+		return true
+	}
+	q := "Apply this import?"
+	if !trusted {
+		q = "The signer is NOT trusted here. Apply this import anyway?"
+	}
+	if !confirm(e, q) {
+		fmt.Fprintln(e.stdout, "not applied")
+		return false
+	}
+	return true
 }
