@@ -184,6 +184,20 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 // newServices builds the instance's services on the wall clock, with the
 // signing key of the data dir and a temporary area of this process there
 // (Set.Close removes it).
+// openServices opens the database and the services on it, for a CLI
+// command; closeSet closes both.
+func openServices(ctx context.Context, cfg config.Config) (set *services.Set, closeSet func(), err error) {
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if set, err = newServices(cfg, d); err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return set, func() { set.Close(); d.Close() }, nil
+}
+
 func newServices(cfg config.Config, d *db.DB) (*services.Set, error) {
 	return newServicesWith(cfg, d, nil)
 }

@@ -37,16 +37,11 @@ func runBackup(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return errors.New("--out is required")
 	}
-	d, err := openDB(ctx, cfg)
+	set, closeSet, err := openServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	set, err := newServices(cfg, d)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
+	defer closeSet()
 	path := *out
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "purplebook-backup-"+time.Now().UTC().Format("20060102T150405Z")+".pbz")

@@ -42,16 +42,11 @@ newer than --min-age are spared: an upload there may not have committed yet.`
 	if rest := fs.Args(); len(rest) > 0 {
 		return fmt.Errorf("unexpected argument %q", rest[0])
 	}
-	d, err := openDB(ctx, cfg)
+	set, closeSet, err := openServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	set, err := newServices(cfg, d)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
+	defer closeSet()
 	age := *minAge
 	if age < 0 {
 		age = 0

@@ -60,16 +60,11 @@ A source that is not the pinned release needs --sha256 or --allow-unverified.`
 	} else {
 		p.Progress = progressPrinter(e, -1)
 	}
-	d, err := openDB(ctx, cfg)
+	set, closeSet, err := openServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	set, err := newServices(cfg, d)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
+	defer closeSet()
 	// The operator at the console may read any local file or URL; the
 	// API's confinement (import directory, allowed hosts) is for callers
 	// over the network.

@@ -42,16 +42,11 @@ transaction; a rejected file or archive imports nothing.`
 		fmt.Fprintln(e.stderr, "templates import-atomics: give at least one PATH")
 		return errUsage
 	}
-	d, err := openDB(ctx, cfg)
+	set, closeSet, err := openServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	set, err := newServices(cfg, d)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
+	defer closeSet()
 	// Read and parse everything before writing: archives are spooled in
 	// this process's temporary area of the data dir.
 	c := set.Templates.NewAtomicCollector()

@@ -55,16 +55,11 @@ Works on the data directory directly; the server may be running.`
 	if err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	set, closeSet, err := openServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	set, err := newServices(cfg, d)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
+	defer closeSet()
 	svc := set.Auth
 	if action == "create-admin" {
 		id, err := svc.CreateAdmin(ctx, email, name, pw)
